@@ -1,0 +1,1 @@
+"""Architectures shared by the SR models and DeFlow's conditioning encoder."""

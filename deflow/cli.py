@@ -1,0 +1,20 @@
+"""The one way every command line entry point reports user errors: one line on stderr, exit status 2."""
+import functools
+import sys
+
+from deflow.errors import UserError
+
+
+def user_errors_exit_2(main):
+    """Decorate a `main(argv=None)`: a UserError prints `error: <message>` and exits 2; bugs keep their traceback."""
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+    return wrapper

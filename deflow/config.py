@@ -1,0 +1,410 @@
+"""Options: YAML files with `include:` and `--set` overrides, validated against per-model-type schemas.
+
+A schema is a dict {key: Key(type, default, doc)} or nested dicts of them. Model types, datasets,
+architectures and metrics declare their own keys; `schema_for(model_type)` assembles the full tree.
+"""
+import copy
+import inspect
+import re
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from deflow.errors import UserError
+from deflow.registry import nearest
+
+
+class _Required:
+    def __repr__(self):
+        return "required"
+
+
+REQUIRED = _Required()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One option: its type (or tuple of types), default (REQUIRED if none) and a one-line meaning."""
+    type: type | tuple
+    default: object = REQUIRED
+    doc: str = ""
+
+
+# ---------------------------------------------------------------- YAML reading
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads `1e-4` as a float (YAML 1.1 wants `1.0e-4`, a classic config trap)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)$|^[-+]?\d+\.\d*$|^[-+]?\.\d+$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text: str):
+    """Type a command-line value the way YAML would (`100` -> int, `1e-4` -> float, `[1, 2]` -> list)."""
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return text
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"{path}: config file not found")
+    try:
+        data = yaml.load(path.read_text(), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise UserError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: a config must be a mapping of keys to values")
+    return data
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_yaml_with_includes(path: Path, _seen: tuple = ()) -> dict:
+    """Read `path`; `include: base.yml` (or a list) merges those files first, relative to this one."""
+    path = path.resolve()
+    if path in _seen:
+        raise UserError(f"{path}: include cycle ({' -> '.join(p.name for p in _seen + (path,))})")
+    data = read_yaml(path)
+    includes = data.pop("include", None) or []
+    merged: dict = {}
+    for inc in [includes] if isinstance(includes, str) else includes:
+        merged = deep_merge(merged, load_yaml_with_includes(path.parent / inc, _seen + (path,)))
+    return deep_merge(merged, data)
+
+
+def apply_override(opt: dict, assignment: str) -> None:
+    """Apply one `--set a.b.c=value`; creates missing sections."""
+    if "=" not in assignment:
+        raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. train.total_iter=100")
+    dotted, text = assignment.split("=", 1)
+    *parents, leaf = dotted.strip().split(".")
+    node = opt
+    for i, part in enumerate(parents):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise UserError(f"--set {dotted}: {'.'.join(parents[:i + 1])} is a value, not a section")
+        node = child
+    node[leaf] = parse_value(text)
+
+
+# ---------------------------------------------------------------- schemas
+
+def _is(value, types) -> bool:
+    types = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, bool):
+        return bool in types
+    if float in types and isinstance(value, int):
+        return True
+    return isinstance(value, types)
+
+
+def _type_name(types) -> str:
+    if types == _ANY:
+        return "any"
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join("null" if t is type(None) else t.__name__ for t in types)
+
+
+def _unknown(path: str, key: str, known) -> UserError:
+    msg = f"{path}{key}: unknown key"
+    close = nearest(key, known)
+    if close:
+        msg += f"; did you mean {path}{close}?"
+    else:
+        msg += f"; known keys here: {', '.join(sorted(known))}"
+    return UserError(msg)
+
+
+def validate(section: dict, schema: dict, path: str = "") -> dict:
+    """Check `section` against `schema` and return it with defaults filled.
+
+    A schema maps names to `Key`s, to nested schemas (dicts) or to callables `f(section) -> schema`
+    for sections whose keys depend on their `type` (networks, optimizers, datasets)."""
+    if not isinstance(section, dict):
+        raise UserError(f"{path.rstrip('.')}: expected a section (mapping), got {type(section).__name__}")
+    out = {}
+    for key, value in section.items():
+        if key not in schema:
+            raise _unknown(path, key, schema)
+    for key, spec in schema.items():
+        here = f"{path}{key}"
+        if callable(spec) and not isinstance(spec, Key):
+            value = section.get(key, {})
+            if value is None:
+                continue
+            out[key] = validate(value, spec(value, here), here + ".")
+        elif isinstance(spec, dict):
+            out[key] = validate(section.get(key) or {}, spec, here + ".")
+        elif key in section:
+            value = section[key]
+            if not (value is None and spec.default is None) and not _is(value, spec.type):
+                raise UserError(f"{here}: expected {_type_name(spec.type)}, got {type(value).__name__} {value!r}")
+            out[key] = value
+        elif spec.default is REQUIRED:
+            raise UserError(f"{here}: required key missing ({spec.doc})")
+        else:
+            out[key] = copy.deepcopy(spec.default)
+    return out
+
+
+def signature_schema(fn, skip=("self",), docs: dict | None = None) -> dict:
+    """Keys from a constructor's keyword arguments: type from the default (or annotation), meaning from `Args:`."""
+    docs = docs if docs is not None else docstring_args(fn)
+    schema = {}
+    for name, param in inspect.signature(fn).parameters.items():
+        if name in skip or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        default = REQUIRED if param.default is param.empty else param.default
+        schema[name] = Key(_infer_type(default, param.annotation), default, docs.get(name, ""))
+    return schema
+
+
+def _infer_type(default, annotation):
+    """The annotation when it is a plain type or a Union with float in it, else the default's type."""
+    args = typing.get_args(annotation)
+    if annotation is float or float in args:
+        return (float, type(None)) if default is None else float
+    if isinstance(annotation, type) and annotation is not inspect.Parameter.empty:
+        return (annotation, type(None)) if default is None else annotation
+    if default is None or default is REQUIRED:
+        return _ANY
+    if isinstance(default, tuple):
+        return (list, tuple)
+    return type(default)
+
+
+def docstring_args(obj) -> dict:
+    """Parse `name: meaning` lines of a Google-style `Args:` block (of the class, else of __init__)."""
+    text = inspect.getdoc(obj) or ""
+    if "Args:" not in text and inspect.isclass(obj):
+        text = inspect.getdoc(obj.__init__) or ""
+    docs, in_args = {}, False
+    for line in text.splitlines():
+        if line.strip() == "Args:":
+            in_args = True
+            continue
+        match = re.match(r"^\s{2,}(\w+)(?: \(.*?\))?: (.*)", line) if in_args else None
+        if match:
+            docs[match.group(1)] = match.group(2).strip()
+        elif in_args and line and not line.startswith(" "):
+            in_args = False
+    return docs
+
+
+# ---------------------------------------------------------------- the option tree
+
+_ANY = (int, float, str, bool, list, dict, type(None))
+
+
+def _typed_section(registry, kind: str, skip=("self",)):
+    """Schema of a `{type: Name, ...constructor args}` section, looked up in `registry`."""
+    def schema(section: dict, path: str) -> dict:
+        if "type" not in section:
+            raise UserError(f"{path}.type: required key missing (a registered {kind}: {', '.join(registry.names())})")
+        cls = registry.get(section["type"])
+        return {"type": Key(str, REQUIRED, f"registered {kind} name"), **signature_schema(cls, skip=skip)}
+    return schema
+
+
+class _TorchNamespace:
+    """Adapts a torch module (torch.optim, torch.optim.lr_scheduler) to the registry's `get`/`names`."""
+
+    def __init__(self, module, base, kind: str):
+        self.module, self.base, self.kind = module, base, kind
+
+    def names(self):
+        return sorted(n for n, v in vars(self.module).items()
+                      if inspect.isclass(v) and issubclass(v, self.base) and v is not self.base and not n.startswith("_"))
+
+    def get(self, name: str):
+        if name in self.names():
+            return getattr(self.module, name)
+        close = nearest(name, self.names())
+        hint = f"; did you mean {close!r}?" if close else f"; known: {', '.join(self.names())}"
+        raise UserError(f"unknown {self.kind} {name!r}{hint}")
+
+
+def torch_optimizers() -> _TorchNamespace:
+    import torch
+    return _TorchNamespace(torch.optim, torch.optim.Optimizer, "optimizer (from torch.optim)")
+
+
+def torch_schedulers() -> _TorchNamespace:
+    import torch
+    return _TorchNamespace(torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler, "scheduler (from torch.optim.lr_scheduler)")
+
+
+DATASET_COMMON = {
+    "name": Key(str, "", "a label for logs"),
+    "type": Key(str, REQUIRED, "registered dataset type"),
+    "phase": Key(str, "train", "train or val (set from the section name)"),
+    "scale": Key(int, 1, "GT : LQ size ratio (set from the top-level scale)"),
+    "manual_seed": Key(int, 0, "seed of the per-item random crops (set from the top-level manual_seed)"),
+    "batch_size_per_gpu": Key(int, 1, "batch size of each process"),
+    "num_worker_per_gpu": Key(int, 0, "DataLoader worker processes of each process"),
+    "dataset_enlarge_ratio": Key(int, 1, "an epoch visits every item this many times"),
+}
+
+
+def _datasets_schema(section: dict, path: str) -> dict:
+    from deflow.registry import DATASETS
+
+    schema = {}
+    for phase in section:
+        if phase != "train" and phase != "val" and not phase.startswith("val_"):
+            raise UserError(f"{path}.{phase}: dataset sections are named train, val or val_<name>")
+
+        def phase_schema(sub, sub_path):
+            typed = _typed_section(DATASETS, "dataset type")(sub, sub_path)
+            cls = DATASETS.get(sub["type"])
+            return {**DATASET_COMMON, **getattr(cls, "OPTIONS", {}), "type": typed["type"]}
+        schema[phase] = phase_schema
+    return schema
+
+
+def common_schema() -> dict:
+    from deflow.registry import ARCHS
+
+    return {
+        "name": Key(str, REQUIRED, "experiment name; outputs go to path.experiments_root (experiments/<name>)"),
+        "model_type": Key(str, REQUIRED, "registered model type, e.g. SRModel or DeFlowModel"),
+        "scale": Key(int, 1, "GT : LQ ratio; copied into network_g.scale and every dataset"),
+        "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present"),
+        "manual_seed": Key(int, 0, "seed of every random number generator"),
+        "datasets": _datasets_schema,
+        "network_g": _typed_section(ARCHS, "architecture"),
+        "path": {
+            "experiments_root": Key((str, type(None)), None, "output folder (default experiments/<name>)"),
+            "pretrain_network_g": Key((str, type(None)), None, "start a new run from these weights (fresh optimizer)"),
+            "param_key_g": Key(str, "params", "which weights of a checkpoint to load: params or params_ema"),
+            "strict_load_g": Key(bool, True, "require the checkpoint to match network_g exactly"),
+        },
+        "train": {
+            "total_iter": Key(int, REQUIRED, "number of training iterations"),
+            "warmup_iter": Key(int, 0, "linear learning-rate warm-up iterations (0 = none)"),
+            "optim_g": _typed_section(torch_optimizers(), "optimizer", skip=("self", "params")),
+            "scheduler": _typed_section(torch_schedulers(), "scheduler", skip=("self", "optimizer", "last_epoch", "verbose")),
+            "ema_decay": Key(float, 0.0, "EMA of weights and buffers (0 = off; 0.999 in ESRGAN)"),
+            "grad_clip": Key((float, type(None)), None, "clip the gradient norm to this value (null = off)"),
+            "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite losses"),
+            "amp": Key((str, type(None)), None, "mixed precision on CUDA: bf16, fp16 or null (CPU always fp32)"),
+        },
+        "val": {
+            "val_freq": Key((int, type(None)), None, "validate every this many iterations (null = never)"),
+            "metrics": Key(list, [], "metrics to compute on the val datasets"),
+            "metric_preset": Key(str, "rwsr_rgb", "metric convention: rwsr_rgb, basicsr_y or rgb"),
+            "crop_border": Key((int, type(None)), None, "pixels cropped from each edge before scoring (null = scale)"),
+            "save_img": Key(bool, False, "write validation outputs into the experiment folder"),
+        },
+        "logger": {
+            "print_freq": Key(int, 100, "log losses every this many iterations"),
+            "save_checkpoint_freq": Key(int, 5000, "write a checkpoint every this many iterations"),
+            "keep_last": Key(int, 3, "how many periodic checkpoints to keep"),
+            "use_tb_logger": Key(bool, True, "write tensorboard scalars and images"),
+            "num_val_images": Key(int, 2, "validation images logged to tensorboard"),
+        },
+        "dist_params": {
+            "backend": Key((str, type(None)), None, "DDP backend (default nccl on CUDA, gloo on CPU)"),
+        },
+    }
+
+
+def schema_for(model_type: str) -> dict:
+    from deflow.registry import MODELS
+
+    return deep_merge_schema(common_schema(), getattr(MODELS.get(model_type), "OPTIONS", {}))
+
+
+def deep_merge_schema(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = deep_merge_schema(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _propagate(opt: dict) -> None:
+    """Copy the top-level scale and seed into the sections that need them; a contradiction is an error."""
+    scale = opt.get("scale", 1)
+    net = opt.get("network_g")
+    if isinstance(net, dict) and "type" in net:
+        from deflow.registry import ARCHS
+        if "scale" in inspect.signature(ARCHS.get(net["type"])).parameters:
+            if net.setdefault("scale", scale) != scale:
+                raise UserError(f"network_g.scale ({net['scale']}) disagrees with scale ({scale}); "
+                                "set only the top-level scale")
+    for phase, ds in (opt.get("datasets") or {}).items():
+        if isinstance(ds, dict):
+            if ds.setdefault("scale", scale) != scale:
+                raise UserError(f"datasets.{phase}.scale ({ds['scale']}) disagrees with scale ({scale}); "
+                                "set only the top-level scale")
+            ds["phase"] = "train" if phase == "train" else "val"
+            ds.setdefault("manual_seed", opt.get("manual_seed", 0))
+
+
+def load_options(path: str | Path, overrides: list[str] = ()) -> dict:
+    """Read a config (with includes), apply `--set` overrides, propagate scale, validate, fill defaults."""
+    from deflow.registry import load_plugins
+
+    load_plugins()
+    opt = load_yaml_with_includes(Path(path))
+    for assignment in overrides:
+        apply_override(opt, assignment)
+    if "model_type" not in opt:
+        raise UserError(f"{path}: model_type: required key missing (e.g. SRModel or DeFlowModel)")
+    _propagate(opt)
+    opt = validate(opt, schema_for(opt["model_type"]))
+    if opt["path"]["experiments_root"] is None:
+        opt["path"]["experiments_root"] = str(Path("experiments") / opt["name"])
+    return opt
+
+
+def describe_schema(model_type: str) -> str:
+    """Every key of a model type with its type, default and meaning (for `--schema`)."""
+    from deflow.registry import load_plugins, MODELS
+
+    load_plugins()
+    model = MODELS.get(model_type)
+    lines = [f"# options of model_type: {model_type}"]
+    example = getattr(model, "EXAMPLE_SECTIONS", {})
+    _describe(schema_for(model_type), "", example, lines)
+    return "\n".join(lines)
+
+
+def _describe(schema: dict, path: str, example: dict, lines: list) -> None:
+    for key, spec in schema.items():
+        here = f"{path}{key}"
+        if isinstance(spec, Key):
+            lines.append(f"{here:<38} {_type_name(spec.type):<28} {spec.default!r:<14} {spec.doc}")
+        elif isinstance(spec, dict):
+            _describe(spec, here + ".", example, lines)
+        else:
+            sample = example.get(here)
+            if here == "datasets" and sample:
+                _describe(spec(sample, here), here + ".", {f"datasets.{k}": v for k, v in sample.items()}, lines)
+                continue
+            if sample is None:
+                lines.append(f"{here}.type{'':<{max(1, 33 - len(here))}} str  (section; keys depend on its type)")
+                continue
+            lines.append(f"# {here}: keys for type {sample.get('type')} (other types have their own)")
+            try:
+                _describe(spec(sample, here), here + ".", {}, lines)
+            except UserError as exc:
+                lines.append(f"{here}: {exc}")

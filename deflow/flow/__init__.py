@@ -1,0 +1,17 @@
+"""DeFlow's conditional normalizing flow: invertible layers, the flow net, the conditioning encoder, h."""
+from deflow.flow.actnorm import ActNorm
+from deflow.flow.base import FlowSequence, InvertibleLayer
+from deflow.flow.coupling import CondAffineCoupling
+from deflow.flow.debug import first_nonfinite_layer
+from deflow.flow.deflow_net import NLL, DeFlowNet
+from deflow.flow.encoder import ConditionEncoder
+from deflow.flow.flownet import ConditionalFlowNet
+from deflow.flow.h import BicubicNoise
+from deflow.flow.invconv import InvConv1x1
+from deflow.flow.shift import DomainShift
+from deflow.flow.split import Split
+from deflow.flow.squeeze import Squeeze
+
+__all__ = ["ActNorm", "BicubicNoise", "CondAffineCoupling", "ConditionEncoder", "ConditionalFlowNet",
+           "DeFlowNet", "DomainShift", "FlowSequence", "InvConv1x1", "InvertibleLayer", "NLL", "Split",
+           "Squeeze", "first_nonfinite_layer"]

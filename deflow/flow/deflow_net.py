@@ -1,0 +1,136 @@
+"""DeFlowNet: conditioning encoder + conditional flow + one domain shift per latent level."""
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from deflow.errors import UserError
+from deflow.flow.encoder import ConditionEncoder
+from deflow.flow.flownet import ConditionalFlowNet
+from deflow.flow.h import BicubicNoise
+from deflow.flow.shift import DomainShift
+from deflow.registry import ARCHS
+
+
+class NLL(NamedTuple):
+    bits_per_dim: torch.Tensor  # (B,) -log2 P(x) / (C H W), P the probability of x's 1/quant bin
+    bits_per_pixel: torch.Tensor  # (B,) the official figure, see DeFlowNet.nll
+
+
+@ARCHS.register()
+class DeFlowNet(nn.Module):
+    """DeFlow (Wolf et al., CVPR 2021): one conditional flow for clean (label 0) and degraded (label 1)
+    images whose latents differ by a learned Gaussian shift per level (deflow.md sections 0 and 2).
+
+    The flow input is an image in [0, 1] (B, 3, H, W); the conditioning image `lq` is the same content
+    downsampled by `scale` (B, 3, H / scale, W / scale), made by the data pipeline (see deflow.flow.h).
+    H and W must be multiples of 2^L. Every `generator` (for the noise of h, dequantisation and sampling)
+    must live on the model's device; None uses the global RNG.
+
+    Args (the `network_g` keys):
+        in_channels: image channels (3).
+        L: flow levels; level l works at 1/2^l of the input side (3).
+        K: conditional flow steps per level (16).
+        hidden_channels: width of the coupling and injector nets (128 AIM, 64 NTIRE/DPED).
+        n_transition: unconditional ActNorm + 1x1-conv steps after each squeeze (2).
+        split_levels: 1-based levels that end by factoring out half their channels; [1] is the official net.
+        coupling_eps: lower bound of the coupling scales sigmoid(raw + 2) + eps (1e-3).
+        cond_nf, cond_nb, cond_gc: width, number of RRDB blocks and growth channels of the
+            conditioning encoder (64, 23, 32); the conditioning maps have 5 * cond_nf channels.
+        scale: flow input side / conditioning image side, a power of two (8 AIM, 4 NTIRE/DPED).
+        std_init_shift: every level's shift starts with A = eye * value; 0 (the released configs) never
+            learns A (0.01).
+        quant: dequantisation bins, x + (U(0, 1) - 0.5) / quant (32).
+        lr_noise_std: std of the noise h adds to the conditioning image, at train and test time (0.03).
+        pretrain_encoder: path of ESRGAN RRDB weights for the encoder, or None to start it at random.
+    """
+
+    def __init__(self, in_channels: int = 3, L: int = 3, K: int = 16, hidden_channels: int = 64,
+                 n_transition: int = 2, split_levels=(1,), coupling_eps: float = 1e-3, cond_nf: int = 64,
+                 cond_nb: int = 23, cond_gc: int = 32, scale: int = 4, std_init_shift: float = 0.01,
+                 quant: int = 32, lr_noise_std: float = 0.03, pretrain_encoder: str | None = None):
+        super().__init__()
+        self.scale = scale
+        self.quant = quant
+        self.h = BicubicNoise(scale, lr_noise_std)
+        self.encoder = ConditionEncoder(scale, L, cond_nf, cond_nb, cond_gc, in_channels)
+        if pretrain_encoder:
+            self.encoder.load_pretrained(pretrain_encoder)
+        self.flow = ConditionalFlowNet(in_channels, L, K, hidden_channels, n_transition, split_levels,
+                                       coupling_eps, self.encoder.out_channels)
+        self.shifts = nn.ModuleDict({str(level): DomainShift(c, std_init_shift)
+                                     for level, c in self.flow.latent_channels.items()})
+
+    def _check_sizes(self, lq: torch.Tensor, image: torch.Tensor | None = None) -> tuple[int, int]:
+        height, width = lq.shape[2] * self.scale, lq.shape[3] * self.scale
+        if image is not None and tuple(image.shape[2:]) != (height, width):
+            raise UserError(f"image {tuple(image.shape[2:])} is not {self.scale}x its conditioning image "
+                            f"{tuple(lq.shape[2:])}")
+        multiple = 2 ** self.flow.L
+        if height % multiple or width % multiple:
+            raise UserError(f"the flow needs sides that are multiples of {multiple}, got {(height, width)}; "
+                            f"crop images to a multiple of lcm({multiple}, {self.scale})")
+        return height, width
+
+    def condition(self, lq: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+        """The per-level conditioning maps of h(lq): one noise draw, to reuse for encode and decode."""
+        return self.encoder(self.h.add_noise(lq, generator))
+
+    def _dequantize(self, x, generator):
+        noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        return x + (noise - 0.5) / self.quant
+
+    def encode(self, x, conds):
+        return self.flow.encode(x, conds)
+
+    def decode(self, latents, conds, generator: torch.Generator | None = None):
+        return self.flow.decode(latents, conds, generator)
+
+    def nll(self, gt: torch.Tensor, lq: torch.Tensor, label, dequant_noise: bool = True,
+            generator: torch.Generator | None = None) -> NLL:
+        """Negative log-likelihood of gt (B, C, H, W) in the domain `label` (0 clean, 1 degraded; int or (B,)).
+
+        bits_per_dim = -(log p(x) + log|det J| - D ln quant) / (D ln 2), D = C H W: the probability of the
+        1/quant bin around x (the D ln quant term is applied with or without dequantisation noise).
+        bits_per_pixel is DeFlow's logged `nll`: the same sum with H W in place of D in both places (its
+        dequantisation constant counts pixels, not dimensions), i.e. 3 bits_per_dim - 2 log2(quant) for RGB.
+        """
+        self._check_sizes(lq, gt)
+        x = self._dequantize(gt, generator) if dequant_noise else gt
+        latents, logdet = self.encode(x, self.condition(lq, generator))
+        log_p = sum(self.shifts[str(level)].log_prob(z, label) for level, z in latents.items()) + logdet
+        dims, pixels = gt[0].numel(), gt.shape[2] * gt.shape[3]
+        log_q = math.log(self.quant)
+        return NLL(-(log_p - dims * log_q) / (dims * math.log(2)), -(log_p - pixels * log_q) / (pixels * math.log(2)))
+
+    def translate(self, x: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
+                  heat: float = 1.0, dequant_noise: bool = True) -> torch.Tensor:
+        """Clean -> degraded: encode x under h(lq), add heat * u, u ~ N(mu, A A^T) of each level, decode.
+        Dequantisation noise is on by default, as in DeFlow's translate.py. The output is not clipped."""
+        self._check_sizes(lq, x)
+        conds = self.condition(lq, generator)
+        x = self._dequantize(x, generator) if dequant_noise else x
+        latents, _ = self.encode(x, conds)
+        shifted = {level: z + heat * self.shifts[str(level)].sample_shift(z.shape, generator).to(z.dtype)
+                   for level, z in latents.items()}
+        return self.decode(shifted, conds)[0]
+
+    def translate_back(self, y: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
+                       heat: float = 0.0) -> torch.Tensor:
+        """Degraded -> clean: every latent goes to its Gaussian posterior given the shift (deflow.md 4);
+        heat 0 takes the posterior mean."""
+        self._check_sizes(lq, y)
+        conds = self.condition(lq, generator)
+        latents, _ = self.encode(y, conds)
+        clean = {level: self.shifts[str(level)].posterior(z, generator, heat) for level, z in latents.items()}
+        return self.decode(clean, conds)[0]
+
+    def sample(self, lq: torch.Tensor, label, generator: torch.Generator | None = None) -> torch.Tensor:
+        """An image of domain `label` given h(lq), every latent drawn from its prior (no temperature)."""
+        height, width = self._check_sizes(lq)
+        conds = self.condition(lq, generator)
+        shapes = self.flow.latent_shapes(lq.shape[0], height, width)
+        latents = {level: self.shifts[str(level)].sample(shape, label, generator).to(lq.dtype)
+                   for level, shape in shapes.items()}
+        return self.decode(latents, conds)[0]

@@ -1,0 +1,1 @@
+"""Model types: what the trainer drives (networks, losses, validation); architectures live in archs/."""

@@ -1,0 +1,102 @@
+"""Additive and signal-dependent noise. Every function returns x plus noise, unclamped.
+
+Shapes: x is (B, C, H, W); per-sample parameters are a float (whole batch) or a (B,) tensor.
+`generator` is a torch.Generator on x's device, or None for torch's global one.
+"""
+import torch
+
+Param = float | torch.Tensor
+
+# ITU-R BT.601 full-range (JFIF) YCbCr -> RGB: how a unit of Cb / Cr moves R, G, B.
+_CHROMA_TO_RGB = ((0.0, 1.402), (-0.344136, -0.714136), (1.772, 0.0))
+# ITU-R BT.601 luma weights.
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def _per_sample(value: Param, x: torch.Tensor) -> torch.Tensor:
+    """A float or (B,) -> (B, 1, 1, 1) on x's device and dtype."""
+    return torch.as_tensor(value, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1).expand(x.shape[0], 1, 1, 1)
+
+
+def _randn(x: torch.Tensor, channels: int, generator) -> torch.Tensor:
+    b, _, h, w = x.shape
+    return torch.randn((b, channels, h, w), generator=generator, device=x.device, dtype=x.dtype)
+
+
+def luma(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB -> (B, 1, H, W) BT.601 luma."""
+    weights = torch.tensor(_LUMA, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
+    return (x * weights).sum(dim=1, keepdim=True)
+
+
+def _gray_mix(color: torch.Tensor, gray: torch.Tensor, is_gray: bool | torch.Tensor) -> torch.Tensor:
+    flag = torch.as_tensor(is_gray, device=color.device).reshape(-1, 1, 1, 1)
+    return torch.where(flag, gray.expand_as(color), color)
+
+
+def gaussian_noise(x: torch.Tensor, sigma: Param, gray: bool | torch.Tensor = False, generator=None) -> torch.Tensor:
+    """x + N(0, sigma^2), sigma in [0, 1] units; `gray` (bool or (B,) bool) draws one noise plane
+    shared by all channels."""
+    color = _randn(x, x.shape[1], generator)
+    shared = _randn(x, 1, generator)
+    return x + _gray_mix(color, shared, gray) * _per_sample(sigma, x)
+
+
+def _levels(x: torch.Tensor) -> torch.Tensor:
+    """Real-ESRGAN's Poisson rate: 2^ceil(log2(number of distinct 8-bit values)) per image, (B, 1, 1, 1)."""
+    q = torch.clamp(torch.round(x * 255), 0, 255)
+    counts = [float(len(torch.unique(img))) for img in q]
+    return torch.tensor(counts, dtype=x.dtype, device=x.device).log2().ceil().exp2().reshape(-1, 1, 1, 1)
+
+
+def poisson_noise(x: torch.Tensor, scale: Param = 1.0, gray: bool | torch.Tensor = False, generator=None,
+                  levels: Param | None = None) -> torch.Tensor:
+    """Shot noise as in Real-ESRGAN: x + scale * (Poisson(x * L) / L - x).
+
+    The noise std is scale * sqrt(x / L). `levels` L defaults to Real-ESRGAN's rule (next power of two
+    of the number of distinct 8-bit values in each image); `gray` draws the noise on the BT.601 luma
+    and shares it across channels.
+    """
+    x0 = x.clamp(0, 1)
+    lv = _levels(x0) if levels is None else _per_sample(levels, x)
+    color = torch.poisson(x0 * lv, generator=generator) / lv - x0
+    y = luma(x0)
+    shared = torch.poisson(y * lv, generator=generator) / lv - y
+    return x + _gray_mix(color, shared, gray) * _per_sample(scale, x)
+
+
+def poisson_gaussian_noise(x: torch.Tensor, shot: Param, read: Param, generator=None) -> torch.Tensor:
+    """Sensor noise in linear space: Poisson(x / shot) * shot + N(0, read).
+
+    Variance is x * shot + read (Brooks et al. 2019's heteroscedastic model); `shot` is the variance per
+    unit of signal, `read` the signal-independent variance. x >= 0 (linear raw values).
+    """
+    shot_t = _per_sample(shot, x)
+    photons = torch.poisson(x.clamp(min=0) / shot_t, generator=generator) * shot_t
+    return photons + _randn(x, x.shape[1], generator) * _per_sample(read, x).sqrt()
+
+
+def speckle_noise(x: torch.Tensor, sigma: Param, generator=None) -> torch.Tensor:
+    """Multiplicative noise: x * (1 + N(0, sigma^2)); std sigma * x."""
+    return x + x * _randn(x, x.shape[1], generator) * _per_sample(sigma, x)
+
+
+def chroma_noise(x: torch.Tensor, sigma: Param, generator=None) -> torch.Tensor:
+    """Gaussian noise of std sigma on the Cb and Cr channels of BT.601 full-range YCbCr; luma untouched.
+
+    x: (B, 3, H, W) RGB.
+    """
+    mix = torch.tensor(_CHROMA_TO_RGB, dtype=x.dtype, device=x.device)
+    n = _randn(x, 2, generator) * _per_sample(sigma, x)
+    return x + torch.einsum("rc,bchw->brhw", mix, n)
+
+
+def correlated_noise(x: torch.Tensor, sigma: Param, generator=None) -> torch.Tensor:
+    """RGB noise with a random channel covariance sigma^2 Q diag(d) Q^T per image (Q a random rotation,
+    d ~ U(0, 1)^3), as BSRGAN's channel-correlated noise. x: (B, 3, H, W)."""
+    b = x.shape[0]
+    q, _ = torch.linalg.qr(torch.randn((b, 3, 3), generator=generator, device=x.device, dtype=x.dtype))
+    d = torch.rand((b, 3), generator=generator, device=x.device, dtype=x.dtype)
+    mix = q * d.sqrt()[:, None, :]
+    n = torch.einsum("brc,bchw->brhw", mix, _randn(x, 3, generator))
+    return x + n * _per_sample(sigma, x)

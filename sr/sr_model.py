@@ -1,0 +1,70 @@
+"""SRModel: a super-resolution network trained with a pixel loss (L1, MSE or Charbonnier) on LQ/GT pairs."""
+import torch
+import torch.nn.functional as F
+
+from deflow.config import Key
+from deflow.models.base import BaseModel
+from deflow.registry import ARCHS, LOSSES, MODELS
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Reflect-pad the bottom/right so H and W are multiples of `multiple`; returns the padding too."""
+    pad_h, pad_w = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(x.shape[-2:]) > max(pad_h, pad_w) else "replicate")
+    return x, pad_h, pad_w
+
+
+@MODELS.register()
+class SRModel(BaseModel):
+    OPTIONS = {
+        "train": {
+            "pixel_opt": Key(dict, {"type": "L1Loss", "loss_weight": 1.0}, "pixel loss: {type: L1Loss|MSELoss|CharbonnierLoss, loss_weight}"),
+        },
+    }
+    EXAMPLE_SECTIONS = {
+        "network_g": {"type": "RRDBNet"},
+        "train.optim_g": {"type": "Adam"},
+        "train.scheduler": {"type": "MultiStepLR"},
+        "datasets": {"train": {"type": "PairedImageDataset"}},
+    }
+    VAL_METRICS = ("psnr", "ssim", "lpips")
+    LOWER_IS_BETTER = frozenset({"lpips"})
+
+    def __init__(self, opt: dict, device: torch.device):
+        super().__init__(opt, device)
+        net_opt = dict(opt["network_g"])
+        self.nets["g"] = ARCHS.get(net_opt.pop("type"))(**net_opt).to(device)
+        pixel = dict(opt["train"]["pixel_opt"])
+        self.pixel_loss = LOSSES.get(pixel.pop("type"))(**pixel).to(device)
+        self.keep_ema("g", opt["train"]["ema_decay"])
+        self.scale = opt["scale"]
+        self._lpips = None
+
+    def losses(self, batch: dict, stage: str) -> dict:
+        return {"l_pix": self.pixel_loss(self.nets["g"](batch["lq"]), batch["gt"])}
+
+    @torch.no_grad()
+    def infer(self, lq: torch.Tensor) -> torch.Tensor:
+        net = self.net_for_inference("g")
+        was_training = net.training
+        net.eval()
+        lq, pad_h, pad_w = pad_to_multiple(lq, 4)
+        out = net(lq)
+        net.train(was_training)
+        return out[..., : out.shape[-2] - pad_h * self.scale, : out.shape[-1] - pad_w * self.scale].clamp(0, 1)
+
+    def validate(self, batch: dict) -> dict:
+        from metrics import score
+
+        val = self.opt["val"]
+        crop = self.scale if val["crop_border"] is None else val["crop_border"]
+        sr = self.infer(batch["lq"])
+        values = score(sr, batch["gt"], preset=val["metric_preset"], crop_border=crop,
+                       metrics=val["metrics"])
+        return {name: v.tolist() for name, v in values.items()}
+
+    def visuals(self, batch: dict) -> dict:
+        sr = self.infer(batch["lq"])
+        lq_up = F.interpolate(batch["lq"], size=sr.shape[-2:], mode="nearest")
+        return {"lq|sr|gt": torch.cat([lq_up, sr, batch["gt"]], dim=-1)}

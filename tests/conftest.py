@@ -1,0 +1,68 @@
+"""Fixtures shared by the whole suite: small image folders cut from skimage's photos, and tiny configs."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_pairs(folder: Path, count: int, size: int, scale: int) -> tuple[Path, Path]:
+    """`count` GT crops of `size` px from skimage photos and their area-downsampled LQ, in folder/{gt,lq}."""
+    from deflow.imageio import write_image
+    from deflow.tools.sample_photos import photo
+
+    gt_dir, lq_dir = folder / "gt", folder / "lq"
+    sources = ["astronaut", "coffee", "chelsea", "rocket"]
+    for i in range(count):
+        img = photo(sources[i % len(sources)])
+        top, left = 40 + 17 * i, 60 + 23 * i
+        gt = img[:, top:top + size, left:left + size]
+        write_image(gt_dir / f"img{i}.png", gt)
+        write_image(lq_dir / f"img{i}.png", F.avg_pool2d(gt[None], scale)[0])
+    return gt_dir, lq_dir
+
+
+@pytest.fixture
+def tiny_sr_config(tmp_path) -> Path:
+    """A config of a 2-block x2 RRDBNet on four 32 px crops: a few iterations take well under a second."""
+    gt, lq = write_pairs(tmp_path / "train", 4, 32, 2)
+    vgt, vlq = write_pairs(tmp_path / "val", 2, 32, 2)
+    opt = {
+        "name": "tiny", "model_type": "SRModel", "scale": 2, "num_gpu": 0, "manual_seed": 3,
+        "datasets": {
+            "train": {"type": "PairedImageDataset", "dataroot_gt": str(gt), "dataroot_lq": str(lq), "gt_size": 16,
+                      "batch_size_per_gpu": 2},
+            "val": {"type": "PairedImageDataset", "dataroot_gt": str(vgt), "dataroot_lq": str(vlq)},
+        },
+        "network_g": {"type": "RRDBNet", "num_feat": 8, "num_block": 1, "num_grow_ch": 4},
+        "path": {"experiments_root": str(tmp_path / "exp")},
+        "train": {"total_iter": 8, "optim_g": {"type": "Adam", "lr": 1e-3}, "ema_decay": 0.9,
+                  "scheduler": {"type": "MultiStepLR", "milestones": [5], "gamma": 0.5}, "warmup_iter": 2},
+        "val": {"val_freq": 4, "metrics": ["psnr"]},
+        "logger": {"print_freq": 2, "save_checkpoint_freq": 4, "use_tb_logger": False},
+    }
+    path = tmp_path / "tiny.yml"
+    path.write_text(yaml.safe_dump(opt))
+    return path
+
+
+def run_cli(*args, cwd=ROOT, env=None):
+    """Run `python *args` as a user would; returns the CompletedProcess."""
+    import subprocess
+
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(autouse=True)
+def _fixed_threads():
+    torch.set_num_threads(2)
+    yield

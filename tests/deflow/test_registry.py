@@ -1,0 +1,45 @@
+"""Registries: lookups with suggestions; a broken plugin module disables only itself."""
+import os
+
+import pytest
+
+from deflow.errors import UserError
+from deflow.registry import Registry, load_plugins
+
+
+def test_get_returns_registered_and_suggests_nearest():
+    reg = Registry("widget")
+
+    @reg.register()
+    class Sprocket:
+        pass
+
+    assert reg.get("Sprocket") is Sprocket
+    with pytest.raises(UserError, match=r"unknown widget 'Sprocet'; did you mean 'Sprocket'\?"):
+        reg.get("Sprocet")
+    with pytest.raises(ValueError, match="registered twice"):
+        reg.register("Sprocket")(object)
+
+
+def test_broken_plugin_is_isolated_and_named(tmp_path, monkeypatch):
+    (tmp_path / "good_plugin.py").write_text(
+        "from deflow.registry import LOSSES\n@LOSSES.register('GoodLossForTest')\nclass G: pass\n")
+    (tmp_path / "broken_plugin.py").write_text("import torchvision.transforms.functional_tensor\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    failed = load_plugins(("broken_plugin", "good_plugin"))
+    assert "broken_plugin" in failed and "functional_tensor" in failed["broken_plugin"]
+    from deflow.registry import LOSSES
+    assert "GoodLossForTest" in LOSSES
+    with pytest.raises(UserError, match="broken_plugin"):
+        LOSSES.get("NoSuchLoss")
+
+
+def test_import_deflow_survives_a_broken_optional_package(cli, tmp_path):
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics" / "__init__.py").write_text("raise ImportError('simulated broken dependency')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    code = ("import deflow; from deflow.registry import load_plugins, ARCHS; failed = load_plugins(); "
+            "print(sorted(failed)); print(ARCHS.names())")
+    result = cli("-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "['metrics']" in result.stdout and "RRDBNet" in result.stdout

@@ -1,0 +1,166 @@
+"""The trainer: exact resume, atomic checkpoints, the non-finite guard, best checkpoints, DDP equivalence."""
+import os
+import re
+
+import pytest
+import torch
+import yaml
+
+from deflow import checkpoint
+from deflow.config import load_options
+from deflow.errors import UserError
+from deflow.trainer import train
+
+
+def final_weights(root):
+    state = checkpoint.load(checkpoint.latest(root / "checkpoints"))
+    return state
+
+
+def test_resume_continues_exactly(tiny_sr_config, tmp_path):
+    """2N iterations in one run == N iterations, stop, resume to 2N: identical weights, EMA and optimizer."""
+    straight = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'straight'}"])
+    train(straight)
+    split = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'split'}", "train.total_iter=4"])
+    train(split)
+    resumed = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'split'}"])
+    train(resumed, resume="auto")
+
+    a, b = final_weights(tmp_path / "straight"), final_weights(tmp_path / "split")
+    assert a["iteration"] == b["iteration"] == 8
+    for name, tensor in a["model"]["nets"]["g"].items():
+        assert torch.equal(tensor, b["model"]["nets"]["g"][name]), name
+    for name, tensor in a["model"]["ema"]["g"].items():
+        assert torch.equal(tensor, b["model"]["ema"]["g"][name]), name
+    exp_avg = [s["exp_avg"] for s in a["optimizers"]["g"]["state"].values()]
+    assert all(torch.equal(x, s["exp_avg"]) for x, s in zip(exp_avg, b["optimizers"]["g"]["state"].values()))
+    assert a["schedulers"]["g"]["last_epoch"] == b["schedulers"]["g"]["last_epoch"]
+
+
+def test_resume_changes_the_result_if_data_position_were_lost(tiny_sr_config, tmp_path):
+    """The exact-resume test can fail: a run restarted from iteration 4 *without* its checkpoint differs."""
+    straight = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'a'}"])
+    train(straight)
+    fresh = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'b'}", "train.total_iter=4",
+                                          "manual_seed=4"])
+    train(fresh)
+    a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
+    assert not torch.equal(a["model"]["nets"]["g"]["conv_first.weight"], b["model"]["nets"]["g"]["conv_first.weight"])
+
+
+def test_checkpoint_contents_and_folder(tiny_sr_config):
+    opt = load_options(tiny_sr_config)
+    root = train(opt)
+    files = sorted(p.name for p in (root / "checkpoints").iterdir())
+    assert files == ["best_psnr.pth", "iter_00000004.pth", "iter_00000008.pth"]
+    state = checkpoint.load(root / "checkpoints" / "iter_00000008.pth")
+    assert {"model", "optimizers", "schedulers", "scaler", "rng", "best", "options", "sampler_position",
+            "iteration", "epoch"} <= set(state)
+    assert state["sampler_position"] == 16 and state["epoch"] == 4  # 8 iterations x batch 2 over 4 images
+    assert yaml.safe_load((root / "options.yml").read_text())["network_g"]["scale"] == 2
+    assert "psnr" in state["best"] and (root / "train.log").read_text().count("validation val") == 2
+
+
+def test_keep_last_prunes_old_periodic_checkpoints(tiny_sr_config):
+    root = train(load_options(tiny_sr_config, ["logger.save_checkpoint_freq=2", "logger.keep_last=2",
+                                               "val.val_freq=null"]))
+    assert sorted(p.name for p in (root / "checkpoints").iterdir()) == ["iter_00000006.pth", "iter_00000008.pth"]
+
+
+def test_interrupted_checkpoint_write_leaves_previous_file_loadable(tmp_path):
+    path = tmp_path / "iter_00000001.pth"
+    checkpoint.save_atomic({"iteration": 1, "w": torch.ones(3)}, path)
+
+    class ExplodesWhilePickled:
+        def __reduce_ex__(self, protocol):
+            raise KeyboardInterrupt  # as if the process were stopped in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_atomic({"iteration": 2, "w": torch.zeros(10_000), "x": ExplodesWhilePickled()}, path)
+    assert checkpoint.load(path)["iteration"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["iter_00000001.pth"]  # no temporary file left behind
+
+
+def test_truncated_checkpoint_is_a_user_error(tmp_path):
+    path = tmp_path / "x.pth"
+    checkpoint.save_atomic({"w": torch.ones(1000)}, path)
+    path.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        checkpoint.load(path)
+
+
+def test_nonfinite_guard_skips_names_and_stops(tiny_sr_config, monkeypatch, caplog):
+    from sr.sr_model import SRModel
+
+    real_losses = SRModel.losses
+    calls = {"n": 0}
+
+    def losses_nan_after_5(self, batch, stage):
+        calls["n"] += 1
+        out = real_losses(self, batch, stage)
+        return {k: v * float("nan") for k, v in out.items()} if calls["n"] > 5 else out
+
+    monkeypatch.setattr(SRModel, "losses", losses_nan_after_5)
+    opt = load_options(tiny_sr_config, ["train.total_iter=50", "train.max_nonfinite=3", "val.val_freq=null"])
+    with pytest.raises(UserError) as err:
+        train(opt)
+    message = str(err.value)
+    assert "training stopped at iteration 8: 3 consecutive non-finite values (last: loss l_pix)" in message
+    last_good = re.search(r"last good checkpoint: (\S+);", message).group(1)
+    state = checkpoint.load(last_good)
+    assert state["iteration"] == 4 and all(torch.isfinite(t).all() for t in state["model"]["nets"]["g"].values())
+    log = (opt_root := os.path.dirname(os.path.dirname(last_good))) and open(os.path.join(opt_root, "train.log")).read()
+    assert log.count("non-finite loss l_pix, step skipped") == 3
+
+
+def test_skipped_step_leaves_weights_untouched(tiny_sr_config, monkeypatch):
+    from sr.sr_model import SRModel
+
+    real_losses = SRModel.losses
+    monkeypatch.setattr(SRModel, "losses", lambda self, b, s: {k: v * float("inf") for k, v in real_losses(self, b, s).items()})
+    opt = load_options(tiny_sr_config, ["train.total_iter=2", "train.max_nonfinite=5", "val.val_freq=null",
+                                        "train.ema_decay=0", "logger.save_checkpoint_freq=1"])
+    torch.manual_seed(opt["manual_seed"])
+    root = train(opt)
+    first, second = (checkpoint.load(root / "checkpoints" / f"iter_0000000{i}.pth") for i in (1, 2))
+    assert all(torch.equal(first["model"]["nets"]["g"][k], v) for k, v in second["model"]["nets"]["g"].items())
+    assert second["nonfinite"] == 2
+
+
+def test_resume_refuses_a_checkpoint_of_another_scale(tiny_sr_config, tmp_path):
+    root = train(load_options(tiny_sr_config, ["train.total_iter=2", "val.val_freq=null"]))
+    opt = load_options(tiny_sr_config, ["train.total_iter=4", "val.val_freq=null", "network_g.num_feat=16"])
+    with pytest.raises(UserError, match="was trained with network_g"):
+        train(opt, resume=str(checkpoint.latest(root / "checkpoints")))
+
+
+def test_pretrain_starts_fresh_from_weights(tiny_sr_config, tmp_path):
+    root = train(load_options(tiny_sr_config, ["train.total_iter=2", "val.val_freq=null"]))
+    weights = checkpoint.latest(root / "checkpoints")
+    opt = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'ft'}", "train.total_iter=1",
+                                        f"path.pretrain_network_g={weights}", "val.val_freq=null"])
+    ft = train(opt)
+    assert "fine-tuning: weights from" in (ft / "train.log").read_text()
+    bad = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'ft2'}", "network_g.num_feat=16",
+                                         f"path.pretrain_network_g={weights}", "val.val_freq=null"])
+    with pytest.raises(UserError, match="weights do not fit network_g"):
+        train(bad)
+
+
+def test_two_process_ddp_matches_one_process_with_the_same_global_batch(cli, tiny_sr_config, tmp_path):
+    common = ["--set", "train.total_iter=4", "--set", "val.val_freq=2", "--set", "train.ema_decay=0",
+              "--set", "logger.print_freq=4"]
+    one = cli("-m", "deflow.train", "-opt", str(tiny_sr_config), *common,
+              "--set", f"path.experiments_root={tmp_path / 'one'}", "--set", "datasets.train.batch_size_per_gpu=4")
+    assert one.returncode == 0, one.stderr
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    two = cli("-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533", "-m", "deflow.train",
+              "-opt", str(tiny_sr_config), *common, "--set", f"path.experiments_root={tmp_path / 'two'}",
+              "--set", "datasets.train.batch_size_per_gpu=2", env=env)
+    assert two.returncode == 0, two.stderr[-3000:]
+    loss = [float(re.findall(r"iter 4 .*l_pix (\S+)", (tmp_path / r / "train.log").read_text())[0]) for r in ("one", "two")]
+    assert abs(loss[0] - loss[1]) < 1e-5, loss
+    a, b = (checkpoint.load(tmp_path / r / "checkpoints" / "iter_00000004.pth")["model"]["nets"]["g"] for r in ("one", "two"))
+    assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
+    assert "1 process(es)" in (tmp_path / "one" / "train.log").read_text()
+    assert "2 process(es)" in (tmp_path / "two" / "train.log").read_text()
