@@ -5,6 +5,13 @@ import sys
 from deflow.errors import UserError
 
 
+def one_line(message: str) -> str:
+    """The user's message, also when a DataLoader worker re-raised it inside a multi-line report."""
+    if "Original Traceback" in message:
+        message = message.strip().splitlines()[-1].split("UserError: ", 1)[-1]
+    return message
+
+
 def user_errors_exit_2(main):
     """Decorate a `main(argv=None)`: a UserError prints `error: <message>` and exits 2; bugs keep their traceback."""
     @functools.wraps(main)
@@ -12,7 +19,7 @@ def user_errors_exit_2(main):
         try:
             return main(*args, **kwargs)
         except UserError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {one_line(str(exc))}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -29,24 +29,25 @@ def luma(x: torch.Tensor) -> torch.Tensor:
     return (x * weights).sum(dim=1, keepdim=True)
 
 
-def _gray_mix(color: torch.Tensor, gray: torch.Tensor, is_gray: bool | torch.Tensor) -> torch.Tensor:
-    flag = torch.as_tensor(is_gray, device=color.device).reshape(-1, 1, 1, 1)
-    return torch.where(flag, gray.expand_as(color), color)
+def _gray_flags(gray: bool | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    return torch.as_tensor(gray, device=x.device).reshape(-1).expand(x.shape[0])
 
 
 def gaussian_noise(x: torch.Tensor, sigma: Param, gray: bool | torch.Tensor = False, generator=None) -> torch.Tensor:
     """x + N(0, sigma^2), sigma in [0, 1] units; `gray` (bool or (B,) bool) draws one noise plane
     shared by all channels."""
-    color = _randn(x, x.shape[1], generator)
-    shared = _randn(x, 1, generator)
-    return x + _gray_mix(color, shared, gray) * _per_sample(sigma, x)
+    n = _randn(x, x.shape[1], generator)
+    n = torch.where(_gray_flags(gray, x).reshape(-1, 1, 1, 1), n[:, :1].expand_as(n), n)
+    return x + n * _per_sample(sigma, x)
 
 
 def _levels(x: torch.Tensor) -> torch.Tensor:
     """Real-ESRGAN's Poisson rate: 2^ceil(log2(number of distinct 8-bit values)) per image, (B, 1, 1, 1)."""
-    q = torch.clamp(torch.round(x * 255), 0, 255)
-    counts = [float(len(torch.unique(img))) for img in q]
-    return torch.tensor(counts, dtype=x.dtype, device=x.device).log2().ceil().exp2().reshape(-1, 1, 1, 1)
+    b = x.shape[0]
+    q = torch.clamp(torch.round(x * 255), 0, 255).long().reshape(b, -1)
+    q = q + 256 * torch.arange(b, device=x.device)[:, None]
+    counts = (torch.bincount(q.flatten(), minlength=256 * b).reshape(b, 256) > 0).sum(dim=1)
+    return counts.to(x.dtype).log2().ceil().exp2().reshape(-1, 1, 1, 1)
 
 
 def poisson_noise(x: torch.Tensor, scale: Param = 1.0, gray: bool | torch.Tensor = False, generator=None,
@@ -54,15 +55,19 @@ def poisson_noise(x: torch.Tensor, scale: Param = 1.0, gray: bool | torch.Tensor
     """Shot noise as in Real-ESRGAN: x + scale * (Poisson(x * L) / L - x).
 
     The noise std is scale * sqrt(x / L). `levels` L defaults to Real-ESRGAN's rule (next power of two
-    of the number of distinct 8-bit values in each image); `gray` draws the noise on the BT.601 luma
-    and shares it across channels.
+    of the number of distinct 8-bit values in each image); `gray` (bool or (B,) bool) draws the noise on
+    the BT.601 luma and shares it across channels.
     """
     x0 = x.clamp(0, 1)
     lv = _levels(x0) if levels is None else _per_sample(levels, x)
-    color = torch.poisson(x0 * lv, generator=generator) / lv - x0
-    y = luma(x0)
-    shared = torch.poisson(y * lv, generator=generator) / lv - y
-    return x + _gray_mix(color, shared, gray) * _per_sample(scale, x)
+    is_gray = _gray_flags(gray, x)
+    n = torch.empty_like(x0)
+    for flag, signal in ((False, x0), (True, luma(x0))):
+        pick = is_gray == flag
+        if pick.any():
+            s, rate = signal[pick], lv[pick]
+            n[pick] = torch.poisson(s * rate, generator=generator) / rate - s
+    return x + n * _per_sample(scale, x)
 
 
 def poisson_gaussian_noise(x: torch.Tensor, shot: Param, read: Param, generator=None) -> torch.Tensor:

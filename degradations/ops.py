@@ -53,10 +53,6 @@ def _values(values: list, x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return torch.tensor(values, dtype=x.dtype, device=x.device) * scale
 
 
-def _one_by_one(values: list[dict], x: torch.Tensor, fn) -> torch.Tensor:
-    return torch.cat([fn(x[i:i + 1], p) for i, p in enumerate(values)])
-
-
 def _rows(params: dict) -> list[dict]:
     n = len(next(iter(params.values())))
     return [{k: v[i] for k, v in params.items()} for i in range(n)]
@@ -127,19 +123,23 @@ def sensor_noise_op(x, params, ctx):
         shot = shot if p["shot"] is None else torch.tensor([p["shot"]])
         read = read if p["read"] is None else torch.tensor([p["read"]])
         return isp.sensor_noise(img, cam.to(img.device), shot, read, gen, bool(p["mosaic"]), p["demosaic"])
-    return _one_by_one(_rows(params), x, one)
+    return torch.cat([one(x[i:i + 1], p) for i, p in enumerate(_rows(params))])
 
 
-@op("jpeg", quality=95)
+@op("jpeg", quality=95, subsampling="420")
 def jpeg_op(x, params, ctx):
-    """OpenCV JPEG at a per-image quality."""
-    return jpeg(x, params["quality"])
+    """OpenCV JPEG at a per-image quality and chroma subsampling ('420', '422' or '444')."""
+    subsampling = [str(s) for s in params["subsampling"]]
+    bad = [s for s in subsampling if s not in ("420", "422", "444")]
+    if bad:
+        raise UserError(f"jpeg: subsampling must be '420', '422' or '444', got {bad[0]!r}")
+    return jpeg(x, params["quality"], subsampling)
 
 
 @op("quantize", bits=8)
 def quantize_op(x, params, ctx):
     """Round to 2^bits - 1 levels (clamps to [0, 1])."""
-    return _one_by_one(_rows(params), x, lambda img, p: quantize(img, int(p["bits"])))
+    return quantize(x, torch.tensor(params["bits"]))
 
 
 @op("psf_blur", per_batch=True, field="radial", grid=5, size=21, sigma_center=0.5, sigma_edge=2.5,

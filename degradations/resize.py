@@ -42,12 +42,15 @@ def _contributions(in_len: int, out_len: int, scale: float, antialias: bool):
     return mirrored[:, used], weights[:, used]
 
 
+def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> torch.Tensor:
+    """(out_len, in_len) float64 matrix of MATLAB's bicubic weights for one axis (rows sum to 1)."""
+    idx, w = _contributions(in_len, out_len, scale, antialias)
+    return torch.zeros(out_len, in_len, dtype=torch.float64).scatter_add_(1, idx, w)
+
+
 def _resize_axis(x: torch.Tensor, dim: int, out_len: int, scale: float, antialias: bool) -> torch.Tensor:
-    idx, w = _contributions(x.shape[dim], out_len, scale, antialias)
-    idx, w = idx.to(x.device), w.to(device=x.device, dtype=x.dtype)
-    moved = x.movedim(dim, -1)
-    gathered = moved[..., idx]  # (..., out_len, P)
-    return (gathered * w).sum(dim=-1).movedim(-1, dim)
+    matrix = resize_matrix(x.shape[dim], out_len, scale, antialias).to(device=x.device, dtype=x.dtype)
+    return matrix @ x if dim == -2 else x @ matrix.T
 
 
 def _output_size(h: int, w: int, scale, size) -> tuple[tuple[int, int], tuple[float, float]]:

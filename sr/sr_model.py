@@ -5,14 +5,7 @@ import torch.nn.functional as F
 from deflow.config import Key
 from deflow.models.base import BaseModel
 from deflow.registry import ARCHS, LOSSES, MODELS
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
-    """Reflect-pad the bottom/right so H and W are multiples of `multiple`; returns the padding too."""
-    pad_h, pad_w = (-x.shape[-2]) % multiple, (-x.shape[-1]) % multiple
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(x.shape[-2:]) > max(pad_h, pad_w) else "replicate")
-    return x, pad_h, pad_w
+from deflow.tiling import pad_to_multiple
 
 
 @MODELS.register()

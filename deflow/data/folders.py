@@ -6,8 +6,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deflow.config import REQUIRED, Key
 from deflow.errors import UserError
 from deflow.imageio import image_size, list_images, read_image
+
+
+def with_defaults(options: dict[str, Key], opt: dict) -> dict:
+    """`opt` with the defaults of a dataset's OPTIONS filled in, so it can also be built without the config code."""
+    missing = [key for key, spec in options.items() if spec.default is REQUIRED and key not in opt]
+    if missing:
+        raise UserError(f"dataset {opt.get('name', '?')!r}: missing required option {missing[0]!r} "
+                        f"({options[missing[0]].doc})")
+    return {**{key: spec.default for key, spec in options.items() if spec.default is not REQUIRED}, **opt}
 
 
 def item_rng(opt: dict, k: int) -> np.random.Generator:

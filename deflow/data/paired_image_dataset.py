@@ -2,7 +2,8 @@
 from torch.utils.data import Dataset
 
 from deflow.config import REQUIRED, Key
-from deflow.data.folders import ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name, train_crop_size
+from deflow.data.folders import (ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name,
+                                 train_crop_size, with_defaults)
 from deflow.data.transforms import augment, paired_random_crop
 from deflow.registry import DATASETS
 
@@ -28,15 +29,15 @@ class PairedImageDataset(Dataset):
     }
 
     def __init__(self, opt: dict):
-        self.opt = opt
+        self.opt = opt = with_defaults(self.OPTIONS, opt)
         self.scale = opt["scale"]
-        self.pairs = pair_by_name(opt["dataroot_gt"], opt["dataroot_lq"], opt.get("filename_tmpl", "{}"))
+        self.pairs = pair_by_name(opt["dataroot_gt"], opt["dataroot_lq"], opt["filename_tmpl"])
         self.gt_size = train_crop_size(opt, self.scale, "the LQ crop is gt_size / scale") if is_train(opt) else None
         for gt, lq in self.pairs:
             size = check_scale(gt, lq, self.scale)
             if self.gt_size:
                 check_min_size(gt, size, self.gt_size, "gt_size")
-        self.load = ImageLoader(opt.get("cache_images", False))
+        self.load = ImageLoader(opt["cache_images"])
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -47,5 +48,5 @@ class PairedImageDataset(Dataset):
         if self.gt_size:
             rng = item_rng(self.opt, k)
             gt, lq = paired_random_crop(gt, lq, self.gt_size, self.scale, rng, str(gt_path))
-            gt, lq = augment([gt, lq], self.opt.get("use_hflip", True), self.opt.get("use_rot", True), rng)
+            gt, lq = augment([gt, lq], self.opt["use_hflip"], self.opt["use_rot"], rng)
         return {"lq": lq, "gt": gt, "lq_path": str(lq_path), "gt_path": str(gt_path)}

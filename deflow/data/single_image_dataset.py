@@ -2,7 +2,7 @@
 from torch.utils.data import Dataset
 
 from deflow.config import REQUIRED, Key
-from deflow.data.folders import ImageLoader
+from deflow.data.folders import ImageLoader, with_defaults
 from deflow.imageio import list_images
 from deflow.registry import DATASETS
 
@@ -17,9 +17,9 @@ class SingleImageDataset(Dataset):
     }
 
     def __init__(self, opt: dict):
-        self.opt = opt
+        self.opt = opt = with_defaults(self.OPTIONS, opt)
         self.paths = list_images(opt["dataroot_lq"])
-        self.load = ImageLoader(opt.get("cache_images", False))
+        self.load = ImageLoader(opt["cache_images"])
 
     def __len__(self) -> int:
         return len(self.paths)

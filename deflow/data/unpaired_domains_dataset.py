@@ -10,7 +10,8 @@ import torch
 from torch.utils.data import Dataset
 
 from deflow.config import REQUIRED, Key
-from deflow.data.folders import ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name, train_crop_size
+from deflow.data.folders import (ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name,
+                                 train_crop_size, with_defaults)
 from deflow.data.transforms import augment, mod_crop, paired_random_crop
 from deflow.errors import UserError
 from deflow.registry import DATASETS
@@ -90,12 +91,12 @@ class UnpairedDomainsDataset(Dataset):
     }
 
     def __init__(self, opt: dict):
-        self.opt = opt
+        self.opt = opt = with_defaults(self.OPTIONS, opt)
         self.scale = scale = opt["scale"]
-        self.multiple = opt.get("size_multiple") or flow_size_multiple(scale, opt.get("flow_levels", 3))
+        self.multiple = opt["size_multiple"] or flow_size_multiple(scale, opt["flow_levels"])
         if self.multiple % scale:
             raise UserError(f"size_multiple {self.multiple} is not divisible by scale {scale}; choose a multiple of "
-                            f"{flow_size_multiple(scale, opt.get('flow_levels', 3))}")
+                            f"{flow_size_multiple(scale, opt['flow_levels'])}")
         self.train = is_train(opt)
         self.gt_size = train_crop_size(opt, self.multiple, "size_multiple: the flow's squeezes and the scale") \
             if self.train else None
@@ -106,8 +107,8 @@ class UnpairedDomainsDataset(Dataset):
             for gt, lq in pairs:
                 check_min_size(gt, check_scale(gt, lq, scale), minimum, what)
             self.domains.append(pairs)
-        self.normalize = ColourNormalization(opt["normalize"]) if opt.get("normalize") is not None else None
-        self.load = ImageLoader(opt.get("cache_images", False))
+        self.normalize = ColourNormalization(opt["normalize"]) if opt["normalize"] is not None else None
+        self.load = ImageLoader(opt["cache_images"])
 
     @property
     def half(self) -> int:
@@ -115,7 +116,7 @@ class UnpairedDomainsDataset(Dataset):
 
     def __len__(self) -> int:
         if self.train:
-            return sum(len(p) for p in self.domains)
+            return 2 * self.half
         return sum(len(pairs) for pairs in self.domains)
 
     def locate(self, i: int) -> tuple[int, int]:
@@ -132,7 +133,7 @@ class UnpairedDomainsDataset(Dataset):
         if self.train:
             rng = item_rng(self.opt, k)
             gt, lq = paired_random_crop(gt, lq, self.gt_size, self.scale, rng, str(gt_path))
-            gt, lq = augment([gt, lq], self.opt.get("use_hflip", True), self.opt.get("use_rot", False), rng)
+            gt, lq = augment([gt, lq], self.opt["use_hflip"], self.opt["use_rot"], rng)
         else:
             gt = mod_crop(gt, self.multiple, str(gt_path))
             lq = mod_crop(lq, self.multiple // self.scale, str(lq_path))

@@ -8,8 +8,7 @@ from deflow.registry import DATASETS
 
 
 def options(gt_dir, lq_dir, **extra) -> dict:
-    opt = {key: spec.default for key, spec in PairedImageDataset.OPTIONS.items()}
-    opt.update(name="pairs", type="PairedImageDataset", phase="train", scale=4, manual_seed=7,
+    opt = dict(name="pairs", type="PairedImageDataset", phase="train", scale=4, manual_seed=7,
                dataroot_gt=str(gt_dir), dataroot_lq=str(lq_dir), gt_size=16)
     opt.update(extra)
     return opt
@@ -119,3 +118,10 @@ def test_single_image_dataset_returns_every_image_whole(pair_folders):
     assert len(ds) == 2
     item = ds[1]
     assert set(item) == {"lq", "lq_path"} and item["lq"].shape == (3, 12, 16) and item["lq_path"].endswith("001.png")
+
+
+def test_a_missing_required_option_is_named(pair_folders):
+    opt = options(*pair_folders(n=1))
+    del opt["dataroot_lq"]
+    with pytest.raises(UserError, match="missing required option 'dataroot_lq'"):
+        PairedImageDataset(opt)

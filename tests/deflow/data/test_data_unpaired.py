@@ -21,8 +21,7 @@ def domains(pair_folders):
 
 def options(domains, **extra) -> dict:
     (clean_gt, clean_lq), (degraded_gt, degraded_lq) = domains
-    opt = {key: spec.default for key, spec in UnpairedDomainsDataset.OPTIONS.items()}
-    opt.update(name="deflow", type="UnpairedDomainsDataset", phase="train", scale=4, manual_seed=10, gt_size=16,
+    opt = dict(name="deflow", type="UnpairedDomainsDataset", phase="train", scale=4, manual_seed=10, gt_size=16,
                dataroot_clean_gt=str(clean_gt), dataroot_clean_lq=str(clean_lq),
                dataroot_degraded_gt=str(degraded_gt), dataroot_degraded_lq=str(degraded_lq))
     opt.update(extra)
@@ -124,3 +123,13 @@ def test_domain_errors_name_the_file(domains):
     (clean_lq / "002.png").unlink()
     with pytest.raises(UserError, match=r"clean/gt/002\.png: no LQ partner"):
         UnpairedDomainsDataset(options(domains))
+
+
+def test_item_order_is_clean_then_degraded_with_the_smaller_domain_cycling(pair_folders):
+    clean = pair_folders(n=5, name="clean", seed=0)
+    degraded = pair_folders(n=2, name="degraded", seed=100)
+    ds = UnpairedDomainsDataset(options((clean, degraded)))
+    order = [(int(ds[k]["label"]), ds[k]["gt_path"].rsplit("/", 3)[-3], ds[k]["gt_path"][-7:-4]) for k in range(10)]
+    assert order == [(0, "clean", f"{i:03d}") for i in range(5)] + \
+        [(1, "degraded", f"{i % 2:03d}") for i in range(5)]
+    assert ds[13]["gt_path"] == ds[3]["gt_path"]

@@ -1,0 +1,70 @@
+"""What a preset does to float RGB images before scoring: border crop, 8-bit rounding, scaling to 0-255, luma.
+
+Inputs are float RGB tensors in [0, 1], (3, H, W) or (N, 3, H, W), on any device. Outputs are float64 on
+the same device, in the 0-255 range, (N, 3, H, W) for RGB or (N, 1, H, W) for Y.
+"""
+import torch
+
+from deflow.errors import UserError
+
+# ITU-R BT.601 luma in the 16-235 studio range, as MATLAB's rgb2ycbcr (and BasicSR's bgr2ycbcr):
+# Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in 0-255.
+BT601_Y_WEIGHTS = (65.481, 128.553, 24.966)
+COLORS = ("rgb", "y")
+
+
+def as_batch(img: torch.Tensor, what: str = "image") -> torch.Tensor:
+    """(3, H, W) or (N, 3, H, W) float RGB -> (N, 3, H, W)."""
+    if not isinstance(img, torch.Tensor):
+        raise TypeError(f"{what}: expected a torch.Tensor, got {type(img).__name__}")
+    if img.dim() == 3:
+        img = img.unsqueeze(0)
+    if img.dim() != 4 or img.shape[1] != 3:
+        raise UserError(f"{what}: expected an RGB image (3, H, W) or batch (N, 3, H, W), got shape {tuple(img.shape)}")
+    if not img.is_floating_point():
+        raise UserError(f"{what}: expected float values in [0, 1], got dtype {img.dtype}")
+    return img
+
+
+def check_pair(pred: torch.Tensor, gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both as (N, 3, H, W) batches of the same shape; a size mismatch is a UserError naming both shapes."""
+    pred, gt = as_batch(pred, "prediction"), as_batch(gt, "ground truth")
+    if pred.shape != gt.shape:
+        raise UserError(f"prediction and ground truth differ in shape: {tuple(pred.shape)} vs {tuple(gt.shape)}")
+    return pred, gt
+
+
+def crop(img: torch.Tensor, border: int) -> torch.Tensor:
+    """Drop `border` pixels from every edge of (..., H, W)."""
+    if border < 0:
+        raise UserError(f"crop_border must be >= 0, got {border}")
+    if border == 0:
+        return img
+    h, w = img.shape[-2:]
+    if 2 * border >= min(h, w):
+        raise UserError(f"crop_border {border} leaves nothing of a {w}x{h} image")
+    return img[..., border:h - border, border:w - border]
+
+
+def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
+    """[0, 1] -> float64 0-255; `quantize` rounds as a saved 8-bit PNG would (deflow.imageio.to_uint8)."""
+    img = img.float().clamp(0, 1).mul(255.0)
+    return (img.round() if quantize else img).double()
+
+
+def rgb_to_y(rgb255: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in 0-255 -> (N, 1, H, W) BT.601 Y in 16-235, float64, not rounded."""
+    w = torch.tensor(BT601_Y_WEIGHTS, dtype=torch.float64, device=rgb255.device).view(1, 3, 1, 1)
+    return 16.0 + (rgb255.double() * w).sum(dim=1, keepdim=True) / 255.0
+
+
+def prepare(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, color: str = "rgb",
+            quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two arrays a preset scores: cropped, rounded to 8 bit if `quantize`, in 0-255, RGB or Y (`color`)."""
+    if color not in COLORS:
+        raise UserError(f"unknown color {color!r}; known: {', '.join(COLORS)}")
+    pred, gt = check_pair(pred, gt)
+    x, y = (to_255(crop(img, crop_border), quantize) for img in (pred, gt))
+    if color == "y":
+        x, y = rgb_to_y(x), rgb_to_y(y)
+    return x, y
