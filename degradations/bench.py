@@ -25,7 +25,8 @@ def sample_crops(n: int, size: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def benchmark(pipeline: Pipeline, crops: torch.Tensor, repeats: int) -> list[float]:
-    """Crops per second of each repeat (after one warm-up run)."""
+    """Crops per second of each repeat (after one warm-up run). Repeat i uses seed i, so the random
+    resizes (and thus the cost) differ between repeats."""
     pipeline(crops, torch.Generator().manual_seed(0))
     rates = []
     for seed in range(1, repeats + 1):
@@ -51,6 +52,7 @@ def main(argv=None) -> None:
     pipeline = Pipeline.from_name_or_file(args.pipeline, args.scale)
     crops = sample_crops(args.batch, args.size, torch.Generator().manual_seed(0)).to(args.device)
     rates = benchmark(pipeline, crops, args.repeats)
+    overall = len(rates) / sum(1 / r for r in rates)
     print(f"{args.pipeline} x{args.scale:g}, {args.batch} crops {args.size}x{args.size} on {args.device} "
           f"({torch.get_num_threads()} threads): median {statistics.median(rates):.1f} crops/s "
-          f"(min {min(rates):.1f}, max {max(rates):.1f}, {args.repeats} repeats)")
+          f"(min {min(rates):.1f}, max {max(rates):.1f}, overall {overall:.1f}; {args.repeats} repeats)")

@@ -24,8 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def image_generator(seed: int, name: str) -> torch.Generator:
-    """The generator for one file: independent of the other files in the folder."""
-    return torch.Generator().manual_seed(seed * 2 ** 32 + zlib.crc32(name.encode()))
+    """The generator for one file: independent of the other files in the folder. (torch's CPU generator
+    keeps only 32 bits of its seed, so seed and name are hashed together.)"""
+    return torch.Generator().manual_seed(zlib.crc32(f"{seed}/{name}".encode()))
 
 
 def degrade_folder(pipeline: Pipeline, input_dir: Path, out_dir: Path, seed: int, bits: int = 8,

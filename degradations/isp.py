@@ -38,7 +38,9 @@ class ISPParams:
     """Per-image camera parameters for a batch of B.
 
     rgb2cam: (B, 3, 3) sRGB-primaries -> camera colour matrix (process applies its inverse).
-    wb_gains: (B, 3) R, G, B gains that `process` multiplies in (`unprocess` divides them out).
+    wb_gains: (B, 3) R, G, B gains that `process` multiplies in (`unprocess` divides them out). For
+        Brooks' cameras rgb_gain * (red, 1, blue): unlike his released process(), rgb_gain is undone
+        too, so that process inverts unprocess.
     tone_map: inverse smoothstep in `unprocess`, smoothstep in `process` (Brooks).
     gamma: display gamma (2.2 in both papers).
     ccm_after_gamma: apply the colour matrix to gamma-encoded values (Chen's phone) instead of linear ones.

@@ -81,7 +81,8 @@ def sample_kernel_params(generator: torch.Generator, spec: dict = REALESRGAN_KER
     return {name: sample(resolve(s, 1, name), generator, integer=name == "size") for name, s in spec.items()}
 
 
-def random_kernels(n: int, generator: torch.Generator, spec: dict = REALESRGAN_KERNEL1, pad_to: int = 21) -> torch.Tensor:
+def random_kernels(n: int, generator: torch.Generator, spec: dict = REALESRGAN_KERNEL1,
+                   pad_to: int = 21) -> torch.Tensor:
     """n kernels drawn from `spec` (default Real-ESRGAN's first-stage ranges), padded: (n, pad_to, pad_to)."""
     kernels = [kernel_from_params(sample_kernel_params(generator, spec)) for _ in range(n)]
     return pad_kernels(stack_kernels(kernels), max(pad_to, max(k.shape[-1] for k in kernels)))

@@ -48,6 +48,7 @@ def _elliptic(size, sigma_x, sigma_y, theta, beta, profile) -> torch.Tensor:
     """profile(q, beta) on the grid, q = d^T Sigma^-1 d with Sigma = R diag(sx^2, sy^2) R^T."""
     sigma_y = sigma_x if sigma_y is None else sigma_y
     (sx, sy, th, b), batched = _batch(sigma_x, sigma_y, theta, beta)
+    sx, sy = sx.clamp(min=1e-6), sy.clamp(min=1e-6)
     along, across = rotated_grid(size, th)
     q = (along / sx[:, None, None]) ** 2 + (across / sy[:, None, None]) ** 2
     return _finish(profile(q, b[:, None, None]), batched)

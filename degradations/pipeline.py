@@ -69,7 +69,7 @@ class OpStep:
             params = self._draw(ctx.generator)
             return self.fn(x, params, ctx) if self.prob >= 1 or ctx.uniform() < self.prob else x
         rows = [self._draw(ctx.generator) for _ in range(x.shape[0])]
-        chosen = list(range(x.shape[0])) if self.prob >= 1 else [i for i in range(x.shape[0]) if ctx.uniform() < self.prob]
+        chosen = [i for i in range(x.shape[0]) if self.prob >= 1 or ctx.uniform() < self.prob]
         if not chosen:
             return x
         params = {k: [rows[i][k] for i in chosen] for k in self.params}

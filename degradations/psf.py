@@ -90,6 +90,7 @@ def coma_field(grid: tuple[int, int] = (5, 5), size: int = 21, sigma: float = 0.
             shift = (t * length * s * r)[:, None, None]
             mx, my = shift * torch.cos(angle)[:, None, None], shift * torch.sin(angle)[:, None, None]
             spread = sigma * (1 + t)
-            total = total + (1 - 0.8 * t) * torch.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * spread ** 2)) / spread ** 2
+            blob = torch.exp(-((x - mx) ** 2 + (y - my) ** 2) / (2 * spread ** 2)) / spread ** 2
+            total = total + (1 - 0.8 * t) * blob
         return (total / total.sum(dim=(-2, -1), keepdim=True)).float()
     return _per_channel(kernels, grid, channel_scale)

@@ -4,6 +4,7 @@
 stretched by 1/scale when shrinking (antialiasing), pixel-centre alignment
 u = x / scale + (1 - 1 / scale) / 2, and symmetric (mirror, edge repeated) boundary handling.
 """
+import functools
 import math
 
 import torch
@@ -42,8 +43,10 @@ def _contributions(in_len: int, out_len: int, scale: float, antialias: bool):
     return mirrored[:, used], weights[:, used]
 
 
+@functools.lru_cache(maxsize=64)
 def resize_matrix(in_len: int, out_len: int, scale: float, antialias: bool = True) -> torch.Tensor:
-    """(out_len, in_len) float64 matrix of MATLAB's bicubic weights for one axis (rows sum to 1)."""
+    """(out_len, in_len) float64 matrix of MATLAB's bicubic weights for one axis (rows sum to 1).
+    Cached: treat it as read-only."""
     idx, w = _contributions(in_len, out_len, scale, antialias)
     return torch.zeros(out_len, in_len, dtype=torch.float64).scatter_add_(1, idx, w)
 

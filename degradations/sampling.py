@@ -51,7 +51,8 @@ def resolve(spec, scale: float, where: str):
     if form == "by_scale":
         table = {float(k): v for k, v in spec["by_scale"].items()}
         if float(scale) not in table:
-            raise UserError(f"{where}: no entry for scale {scale:g} in by_scale (has {', '.join(f'{k:g}' for k in table)})")
+            known = ", ".join(f"{k:g}" for k in table)
+            raise UserError(f"{where}: no entry for scale {scale:g} in by_scale (has {known})")
         return resolve(table[float(scale)], scale, where)
     if form == "choices":
         choices = resolve(list(spec["choices"]), scale, where)

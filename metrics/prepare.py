@@ -52,6 +52,11 @@ def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     return (img.round() if quantize else img).double()
 
 
+def lpips_input(img: torch.Tensor, crop_border: int = 0, quantize: bool = True) -> torch.Tensor:
+    """What LPIPS sees: (N, 3, H, W) float32 RGB in [0, 1], cropped and, if `quantize`, on the 8-bit grid."""
+    return (to_255(crop(img, crop_border), quantize) / 255.0).float()
+
+
 def rgb_to_y(rgb255: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) RGB in 0-255 -> (N, 1, H, W) BT.601 Y in 16-235, float64, not rounded."""
     w = torch.tensor(BT601_Y_WEIGHTS, dtype=torch.float64, device=rgb255.device).view(1, 3, 1, 1)

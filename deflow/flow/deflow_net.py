@@ -104,6 +104,11 @@ class DeFlowNet(nn.Module):
         log_q = math.log(self.quant)
         return NLL(-(log_p - dims * log_q) / (dims * math.log(2)), -(log_p - pixels * log_q) / (pixels * math.log(2)))
 
+    def forward(self, gt: torch.Tensor, lq: torch.Tensor, label, dequant_noise: bool = True,
+                generator: torch.Generator | None = None) -> NLL:
+        """The training pass, `nll`; a module call, so DDP synchronises the gradients."""
+        return self.nll(gt, lq, label, dequant_noise, generator)
+
     def translate(self, x: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                   heat: float = 1.0, dequant_noise: bool = True) -> torch.Tensor:
         """Clean -> degraded: encode x under h(lq), add heat * u, u ~ N(mu, A A^T) of each level, decode.

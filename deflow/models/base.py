@@ -118,8 +118,8 @@ class BaseModel:
         from deflow import checkpoint
 
         state = checkpoint.load(path)
-        if "nets" in state:
-            weights = state["ema"].get(name) if param_key == "params_ema" else state["nets"].get(name)
+        if "model" in state:  # a deflow checkpoint
+            weights = state["model"]["ema" if param_key == "params_ema" else "nets"].get(name)
         else:
             weights = state.get(param_key, state)
         if weights is None:
@@ -128,6 +128,6 @@ class BaseModel:
         try:
             unwrap(self.nets[name]).load_state_dict(weights, strict=strict)
         except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise UserError(f"{path}: weights do not fit network_{name} ({first}); check network_{name} and scale, "
+            detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[1:2])[:300]
+            raise UserError(f"{path}: weights do not fit network_{name} ({detail}); check network_{name} and scale, "
                             f"or set path.strict_load_{name}: false") from None

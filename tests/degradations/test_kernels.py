@@ -28,15 +28,17 @@ def gen_gauss_factor(beta: float) -> float:
     return 2 ** (1 / beta) * math.gamma(2 / beta) / (2 * math.gamma(1 / beta))
 
 
+DIRECTION = torch.tensor([math.cos(0.6), math.sin(0.6)], dtype=torch.float64)
 CASES = {
     "iso": (gaussian_kernel(41, 2.5), rotated(2.5, 2.5, 0)),
     "aniso": (gaussian_kernel(61, 3.0, 1.5, 0.6), rotated(3.0, 1.5, 0.6)),
-    "generalized_peaky": (generalized_gaussian_kernel(121, 3.0, 1.5, 0.6, beta=0.7), rotated(3.0, 1.5, 0.6) * gen_gauss_factor(0.7)),
-    "generalized_flat": (generalized_gaussian_kernel(61, 3.0, 1.5, -1.0, beta=3.0), rotated(3.0, 1.5, -1.0) * gen_gauss_factor(3.0)),
+    "generalized_peaky": (generalized_gaussian_kernel(121, 3.0, 1.5, 0.6, beta=0.7),
+                          rotated(3.0, 1.5, 0.6) * gen_gauss_factor(0.7)),
+    "generalized_flat": (generalized_gaussian_kernel(61, 3.0, 1.5, -1.0, beta=3.0),
+                         rotated(3.0, 1.5, -1.0) * gen_gauss_factor(3.0)),
     "plateau": (plateau_kernel(201, 3.0, 1.5, 0.6, beta=4.0), rotated(3.0, 1.5, 0.6) / (4 * math.cos(math.pi / 4))),
-    "motion": (motion_kernel(41, 15.0, 0.6),
-               15.0 ** 2 / 12 * torch.outer(*(2 * [torch.tensor([math.cos(0.6), math.sin(0.6)], dtype=torch.float64)]))
-               + 0.25 * torch.eye(2, dtype=torch.float64)),
+    "motion": (motion_kernel(41, 15.0, 0.6), 15.0 ** 2 / 12 * torch.outer(DIRECTION, DIRECTION)
+               + 0.5 ** 2 * torch.eye(2, dtype=torch.float64)),
 }
 
 
@@ -65,14 +67,16 @@ def test_sinc_kernel_sums_to_one_is_isotropic_and_passes_only_below_its_cutoff()
 
 
 def test_batched_kernels_equal_kernels_built_one_by_one():
-    sx, sy, th, beta = torch.tensor([1.0, 2.5]), torch.tensor([0.5, 1.5]), torch.tensor([0.3, -1.2]), torch.tensor([0.6, 3.0])
-    for fn in (gaussian_kernel, generalized_gaussian_kernel, plateau_kernel):
-        kw = {} if fn is gaussian_kernel else {"beta": beta}
-        batched = fn(21, sx, sy, th, **kw)
+    sx, sy, th = torch.tensor([1.0, 2.5]), torch.tensor([0.5, 1.5]), torch.tensor([0.3, -1.2])
+    beta = torch.tensor([0.6, 3.0])
+    for fn in (generalized_gaussian_kernel, plateau_kernel):
+        batched = fn(21, sx, sy, th, beta)
         assert batched.shape == (2, 21, 21)
         for i in range(2):
-            one = fn(21, sx[i].item(), sy[i].item(), th[i].item(), **({} if fn is gaussian_kernel else {"beta": beta[i].item()}))
+            one = fn(21, sx[i].item(), sy[i].item(), th[i].item(), beta[i].item())
             assert torch.allclose(batched[i], one, atol=1e-7)
+    batched = gaussian_kernel(21, sx, sy, th)
+    assert torch.allclose(batched[1], gaussian_kernel(21, 2.5, 1.5, -1.2), atol=1e-7)
 
 
 @pytest.mark.parametrize("family", KERNEL_FAMILIES)

@@ -37,7 +37,8 @@ def reference_imresize(a: np.ndarray, out_shape: tuple[int, int], scales: tuple[
     return reference_resize_axis(rows.T, out_shape[1], scales[1]).T
 
 
-@pytest.mark.parametrize("shape,scale", [((8, 8), 0.5), ((12, 10), 0.25), ((9, 7), 1 / 3), ((5, 6), 2.0), ((7, 7), 0.75)])
+@pytest.mark.parametrize("shape,scale", [((8, 8), 0.5), ((12, 10), 0.25), ((9, 7), 1 / 3), ((5, 6), 2.0),
+                                         ((7, 7), 0.75)])
 def test_imresize_matches_the_matlab_formula_reference_for_a_scale(shape, scale):
     a = np.random.default_rng(0).random(shape)
     out_shape = (math.ceil(shape[0] * scale), math.ceil(shape[1] * scale))

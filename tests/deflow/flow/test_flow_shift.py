@@ -51,7 +51,8 @@ def test_shift_and_sample_have_the_stated_moments():
         mean, cov = empirical_mean_cov(shift.sample_shift((50, 3, 20, 20), g))
         assert torch.allclose(mean, mu, atol=0.03) and torch.allclose(cov, a @ a.T, atol=0.05)
         mean, cov = empirical_mean_cov(shift.sample((50, 3, 20, 20), 1, g))
-        assert torch.allclose(mean, mu, atol=0.03) and torch.allclose(cov, torch.eye(3, dtype=torch.float64) + a @ a.T, atol=0.05)
+        eye = torch.eye(3, dtype=torch.float64)
+        assert torch.allclose(mean, mu, atol=0.03) and torch.allclose(cov, eye + a @ a.T, atol=0.05)
         mean, cov = empirical_mean_cov(shift.sample((50, 3, 20, 20), 0, g))
         assert torch.allclose(mean, torch.zeros(3, dtype=torch.float64), atol=0.03)
 
@@ -63,7 +64,8 @@ def test_posterior_is_the_gaussian_conditional_of_the_clean_latent():
     z = torch.randn(2, 3, 4, 4, dtype=torch.float64)
     with torch.no_grad():
         mean = shift.posterior(z)
-        expected = torch.linalg.solve(eye + sigma, (z - shift.mean_shift.double().view(1, 3, 1, 1)).permute(0, 2, 3, 1)[..., None])
+        centred = (z - shift.mean_shift.double().view(1, 3, 1, 1)).permute(0, 2, 3, 1)
+        expected = torch.linalg.solve(eye + sigma, centred[..., None])
         assert torch.allclose(mean, expected[..., 0].permute(0, 3, 1, 2), atol=1e-10)
         draws = shift.posterior(z[:1, :, :1, :1].expand(20000, -1, -1, -1), torch.Generator().manual_seed(0), heat=1.0)
     _, cov = empirical_mean_cov(draws)
