@@ -312,6 +312,8 @@ def common_schema() -> dict:
             "metrics": Key(list, [], "metrics to compute on the val datasets"),
             "metric_preset": Key(str, "rwsr_rgb", "metric convention: rwsr_rgb, basicsr_y or rgb"),
             "crop_border": Key((int, type(None)), None, "pixels cropped from each edge before scoring (null = scale)"),
+            "lpips_backbone": Key((str, type(None)), None, "torchvision weights file of LPIPS's backbone "
+                                  "(default: $DEFLOW_LPIPS_BACKBONE, then torchvision's cache)"),
             "save_img": Key(bool, False, "write validation outputs into the experiment folder"),
         },
         "logger": {

@@ -48,8 +48,8 @@ def crop(img: torch.Tensor, border: int) -> torch.Tensor:
 
 def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     """[0, 1] -> float64 0-255; `quantize` rounds as a saved 8-bit PNG would (deflow.imageio.to_uint8)."""
-    img = img.float().clamp(0, 1).mul(255.0)
-    return (img.round() if quantize else img).double()
+    img = img.float().clamp(0, 1).mul_(255.0)
+    return (img.round_() if quantize else img).double()
 
 
 def lpips_input(img: torch.Tensor, crop_border: int = 0, quantize: bool = True) -> torch.Tensor:

@@ -95,16 +95,19 @@ def _load(img) -> torch.Tensor:
     return read_image(img).float() if isinstance(img, (str, Path)) else img.detach().float().cpu().clamp(0, 1)
 
 
-def _zoom_region(sr: torch.Tensor, gt: torch.Tensor | None) -> tuple[int, int, int]:
-    """(top, left, size) in SR pixels: the square of largest mean |SR - GT|, or the centre without GT."""
+def _zoom_region(sr: torch.Tensor, gt: torch.Tensor | None, border: int) -> tuple[int, int, int]:
+    """(top, left, size) in SR pixels: the square of largest mean |SR - GT| inside the scored area (the
+    crop `border` excluded), or the centre without GT."""
     h, w = sr.shape[-2:]
-    size = min(ZOOM_SIZE, h, w)
-    if gt is None or gt.shape != sr.shape:
+    if gt is None or gt.shape != sr.shape or 2 * border >= min(h, w):
+        size = min(ZOOM_SIZE, h, w)
         return (h - size) // 2, (w - size) // 2, size
+    error = (sr - gt).abs().mean(0)[border:h - border, border:w - border]
+    size = min(ZOOM_SIZE, *error.shape)
     stride = max(1, size // 4)
-    error = F.avg_pool2d((sr - gt).abs().mean(0)[None, None], size, stride=stride)[0, 0]
-    index = int(error.argmax())
-    return (index // error.shape[1]) * stride, (index % error.shape[1]) * stride, size
+    pooled = F.avg_pool2d(error[None, None], size, stride=stride)[0, 0]
+    index = int(pooled.argmax())
+    return border + (index // pooled.shape[1]) * stride, border + (index % pooled.shape[1]) * stride, size
 
 
 def _zoomed(img: torch.Tensor, top: float, left: float, size: float) -> torch.Tensor:
@@ -140,23 +143,23 @@ def _plot_png(rows: list[dict]) -> str:
     import matplotlib.pyplot as plt
 
     names = [row["name"] for row in rows]
-    fig, axes = plt.subplots(2, 1, figsize=(min(14, 4 + 0.35 * len(rows)), 4.6), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(min(14, 7 + 0.3 * len(rows)), 4.6), sharex=True)
     for ax, key, label, color in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM"), ("tab:blue", "tab:orange")):
         values = [row[key] for row in rows]
         finite = [v for v in values if math.isfinite(v)]
-        ax.bar(range(len(values)), values, color=color)
+        ax.bar(range(len(values)), [v if math.isfinite(v) else float("nan") for v in values], color=color)
         if finite:
             mean = sum(finite) / len(finite)
-            ax.axhline(mean, color="black", linewidth=1, linestyle="--", label=f"mean {_fmt(key, mean)}")
+            ax.axhline(mean, color="black", linewidth=1, linestyle="--")
+            ax.set_title(f"{label.split()[0]}: mean {_fmt(key, mean)} (dashed)", loc="left", fontsize=9)
             low, high = min(finite), max(finite)
             pad = max((high - low) * 0.15, abs(high) * 0.01, 1e-3)
             ax.set_ylim(low - pad, high + pad)
-            ax.legend(loc="upper right", fontsize=8)
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
     axes[-1].set_xticks(range(len(names)))
     axes[-1].set_xticklabels(names if len(names) <= 40 else [""] * len(names), rotation=60, ha="right", fontsize=8)
-    axes[0].set_title("per image, worst PSNR first", fontsize=10)
+    axes[-1].set_xlabel("images, worst PSNR first", fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -177,12 +180,12 @@ def _figure(src: str, caption: str, box: tuple[float, float, float, float] | Non
             f'</div><figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
-def _image_section(index: int, row: dict, entry: dict, assets: _Assets) -> str:
+def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: int) -> str:
     """Full LR | SR | GT with the zoom region framed, then the three zoomed crops."""
     stem = f"{index:04d}_{re.sub(r'[^A-Za-z0-9._-]', '_', row['name'])}"
     loaded = {kind: _load(entry[kind]) for kind in ("lr", "sr", "gt") if entry.get(kind) is not None}
     sr = loaded["sr"]
-    top, left, size = _zoom_region(sr, loaded.get("gt"))
+    top, left, size = _zoom_region(sr, loaded.get("gt"), border)
     h, w = sr.shape[-2:]
     box = (top / h, left / w, size / h, size / w)
     full, zoom = [], []
@@ -206,13 +209,13 @@ h1{margin:0 0 4px}.preset{background:#eef3fa;border-left:4px solid #3b6fb6;paddi
 .warn{background:#fff4e0;border-left:4px solid #d08a00;padding:8px 12px}
 table{border-collapse:collapse;margin:12px 0}td,th{padding:3px 12px;text-align:right;border-bottom:1px solid #ddd}
 td:nth-child(2),th:nth-child(2){text-align:left}tr.mean td{font-weight:bold;background:#f4f4f4}
-.row{display:flex;gap:10px;align-items:flex-start}.row figure{flex:1;margin:0}
+.row{display:flex;gap:10px;align-items:flex-start}.row figure{flex:0 1 calc((100% - 20px) / 3);margin:0}
 .zoom figure{flex:0 0 auto}.zoom img{width:{zoom}px;height:{zoom}px}
 .frame{position:relative;line-height:0}.frame img{width:100%}.zoom .frame img{width:{zoom}px}
 .box{position:absolute;border:2px solid #ff2d55;box-sizing:border-box}
 img.pixelated{image-rendering:pixelated}figcaption{font-size:13px;color:#555;margin-top:3px}
 section{border-top:1px solid #ccc;padding-top:8px;margin-top:18px}h3 small{font-weight:normal;color:#555;margin-left:10px}
-.note{font-size:13px;color:#555;margin:6px 0}
+.note{font-size:13px;color:#555;margin:6px 0}img.plot{max-width:100%}
 """.replace("{zoom}", str(ZOOM_DISPLAY))
 
 
@@ -221,7 +224,7 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
     """out_dir/report.html: the preset, a PSNR/SSIM plot, the table (worst PSNR first) and, per image with an
     `images` entry (format in the module docstring), LR | SR | GT and zoomed crops of one region.
     Returns the HTML path."""
-    out_dir = Path(out_dir)
+    out_dir, preset = Path(out_dir), get_preset(preset)
     assets = _Assets(out_dir)
     ordered = sorted(rows, key=lambda row: row["psnr"])
     sections, table = [], []
@@ -234,12 +237,12 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
         table.append(f"<tr><td>{i}</td><td>{link}</td>" + "".join(f"<td>{_fmt(k, row[k])}</td>" for k in METRIC_KEYS)
                      + "</tr>")
         if row["name"] in images:
-            sections.append(_image_section(i, row, images[row["name"]], assets))
+            sections.append(_image_section(i, row, images[row["name"]], assets, preset.crop_border or 0))
     warn = f'<p class="warn">LPIPS unavailable: {html.escape(lpips_note)}</p>' if lpips_note else ""
-    plot = f'<img src="data:image/png;base64,{_plot_png(ordered)}" alt="per-image PSNR and SSIM">' if rows else ""
+    plot = f'<img class="plot" src="data:image/png;base64,{_plot_png(ordered)}" alt="per-image PSNR and SSIM">' if rows else ""
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-            f'<div class="preset">{html.escape(get_preset(preset).describe())}</div>{warn}{plot}'
+            f'<div class="preset">{html.escape(preset.describe())}</div>{warn}{plot}'
             f'<table><tr><th>#</th><th>image</th><th>PSNR</th><th>SSIM</th><th>LPIPS</th></tr>{"".join(table)}</table>'
             f'{"".join(sections)}</body></html>\n')
     path = out_dir / "report.html"

@@ -47,27 +47,38 @@ def _separable_valid(x: torch.Tensor, taps: list[float]) -> torch.Tensor:
     return out
 
 
-def _window_means(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sigma: float | None,
-                  integer_inputs: bool) -> list[torch.Tensor]:
-    """Window means of x, y, x^2 + y^2 and xy (float64); only var_x + var_y enters SSIM, so four maps do."""
+def _window_moments(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sigma: float | None,
+                    integer_inputs: bool) -> tuple[list[torch.Tensor], float]:
+    """Window-weighted totals of x, y, x^2 + y^2 and xy (float64), and the window's total weight.
+
+    Only var_x + var_y enters SSIM, so these four maps suffice. The box window sums with weight 1 each;
+    the Gaussian one averages (total weight 1).
+    """
     if window == "gaussian":
         taps = gaussian_taps(win_size, sigma)
-        return [_separable_valid(t, taps) for t in (x, y, x * x + y * y, x * y)]
+        return [_separable_valid(t, taps) for t in (x, y, torch.addcmul(x * x, y, y), x * y)], 1.0
     if integer_inputs:
-        # 8-bit integers: every partial window sum is an integer below 2^24 (7x7: 49 * 2 * 255^2), so float32
-        # holds it exactly and the result equals the float64 one, at half the memory traffic.
+        # 8-bit integers: every partial window sum is an integer below 2^24 (11x11 at most: 121 * 2 * 255^2),
+        # so float32 holds it exactly and the sums equal the float64 ones, at half the memory traffic.
         x, y = x.float(), y.float()
-    return [_box_valid(t, win_size).double().div_(win_size ** 2) for t in (x, y, x * x + y * y, x * y)]
+    totals = _box_valid(torch.stack((x, y, torch.addcmul(x * x, y, y), x * y)), win_size)
+    return list(totals.double().unbind(0)), float(win_size ** 2)
 
 
 def _ssim_sums(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sigma: float | None,
                integer_inputs: bool, cov_norm: float, c1: float, c2: float) -> torch.Tensor:
-    """Sum of the SSIM map of each (H, W) plane in (P, H, W) pairs -> (P,) float64."""
-    mu_x, mu_y, mean_sq, mean_xy = _window_means(x, y, window, win_size, sigma, integer_inputs)
-    mu_xy = mu_x * mu_y
-    mu_sq = mu_x.square_().add_(mu_y.square_())
-    num = (2 * mu_xy + c1).mul_(mean_xy.sub_(mu_xy).mul_(2 * cov_norm).add_(c2))
-    den = (mu_sq + c1).mul_(mean_sq.sub_(mu_sq).mul_(cov_norm).add_(c2))
+    """Sum of the SSIM map of each (H, W) plane in (P, H, W) pairs -> (P,) float64.
+
+    With window totals S (weight n) the usual terms are, multiplied through by n^2:
+    2 mu_x mu_y + C1 -> 2 Sx Sy + C1 n^2, and 2 cov_xy + C2 -> 2 cov_norm (n Sxy - Sx Sy) + C2 n^2
+    (likewise for the denominators), which needs no division until the final ratio.
+    """
+    (sx, sy, sq, sxy), n = _window_moments(x, y, window, win_size, sigma, integer_inputs)
+    k1, k2 = c1 * n * n, c2 * n * n
+    prod = sx * sy
+    sum_sq = sx.square_().addcmul_(sy, sy)
+    num = (2 * prod).add_(k1).mul_(sxy.mul_(2 * cov_norm * n).sub_(prod, alpha=2 * cov_norm).add_(k2))
+    den = (sum_sq + k1).mul_(sq.mul_(cov_norm * n).sub_(sum_sq, alpha=cov_norm).add_(k2))
     return num.div_(den).sum(dim=(-2, -1))
 
 
@@ -88,8 +99,9 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
     cov_norm = win_size ** 2 / (win_size ** 2 - 1) if sample_covariance else 1.0
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
     integer_inputs = integer_inputs and data_range == 255.0
-    planes_x = x.double().reshape(n * c, h, w)
-    planes_y = y.double().reshape(n * c, h, w)
+    dtype = torch.float32 if integer_inputs else torch.float64
+    planes_x = x.to(dtype).reshape(n * c, h, w)
+    planes_y = y.to(dtype).reshape(n * c, h, w)
     out_h, out_w = h - win_size + 1, w - win_size + 1
     rows = min(out_h, max(8, _BAND_ELEMENTS // w))
     group = max(1, _BAND_ELEMENTS // (rows * w))

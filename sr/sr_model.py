@@ -1,4 +1,6 @@
 """SRModel: a super-resolution network trained with a pixel loss (L1, MSE or Charbonnier) on LQ/GT pairs."""
+import logging
+
 import torch
 import torch.nn.functional as F
 
@@ -6,6 +8,8 @@ from deflow.config import Key
 from deflow.models.base import BaseModel
 from deflow.registry import ARCHS, LOSSES, MODELS
 from deflow.tiling import pad_to_multiple
+
+log = logging.getLogger("deflow")
 
 
 @MODELS.register()
@@ -48,14 +52,17 @@ class SRModel(BaseModel):
         return out[..., : out.shape[-2] - pad_h * self.scale, : out.shape[-1] - pad_w * self.scale].clamp(0, 1)
 
     def validate(self, batch: dict) -> dict:
-        from metrics import score
+        from metrics import get_preset, load_lpips, score
 
         val = self.opt["val"]
-        crop = self.scale if val["crop_border"] is None else val["crop_border"]
-        sr = self.infer(batch["lq"])
-        values = score(sr, batch["gt"], preset=val["metric_preset"], crop_border=crop,
-                       metrics=val["metrics"])
-        return {name: v.tolist() for name, v in values.items()}
+        if "lpips" in val["metrics"] and self._lpips is None:
+            self._lpips = load_lpips(get_preset(val["metric_preset"]).lpips_net or "alex", val["lpips_backbone"],
+                                     device=self.device)
+            if not self._lpips.available:
+                log.warning("LPIPS unavailable: %s", self._lpips.reason)
+        values = score(self.infer(batch["lq"]), batch["gt"], preset=val["metric_preset"], crop_border=val["crop_border"],
+                       lpips=self._lpips, scale=self.scale)
+        return {name: v.tolist() for name, v in values.items() if name in val["metrics"]}
 
     def visuals(self, batch: dict) -> dict:
         sr = self.infer(batch["lq"])
