@@ -1,7 +1,8 @@
 """What a preset does to float RGB images before scoring: border crop, 8-bit rounding, scaling to 0-255, luma.
 
-Inputs are float RGB tensors in [0, 1], (3, H, W) or (N, 3, H, W), on any device. Outputs are float64 on
-the same device, in the 0-255 range, (N, 3, H, W) for RGB or (N, 1, H, W) for Y.
+Inputs are float RGB tensors in [0, 1], (3, H, W) or (N, 3, H, W), on any device. Outputs are on the same
+device, in the 0-255 range, (N, 3, H, W) for RGB or (N, 1, H, W) for Y: float32 when they hold 8-bit
+integers (exact in float32, half the memory traffic of float64), float64 otherwise.
 """
 import torch
 
@@ -47,9 +48,10 @@ def crop(img: torch.Tensor, border: int) -> torch.Tensor:
 
 
 def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
-    """[0, 1] -> float64 0-255; `quantize` rounds as a saved 8-bit PNG would (deflow.imageio.to_uint8)."""
+    """[0, 1] -> 0-255: rounded to integers (float32) as a saved 8-bit PNG holds them (deflow.imageio.to_uint8)
+    if `quantize`, else float64."""
     img = img.float().clamp(0, 1).mul_(255.0)
-    return (img.round_() if quantize else img).double()
+    return img.round_() if quantize else img.double()
 
 
 def lpips_input(img: torch.Tensor, crop_border: int = 0, quantize: bool = True) -> torch.Tensor:

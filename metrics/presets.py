@@ -18,6 +18,10 @@ from metrics.psnr import psnr_255
 from metrics.ssim import ssim_255
 
 
+# Images per chunk in `score`: about this many pixels, so that CPU temporaries stay small and are reused.
+_CHUNK_PIXELS, _CHUNK_PIXELS_GPU = 1 << 18, 1 << 24
+
+
 @dataclass(frozen=True)
 class Preset:
     """One scoring convention.
@@ -103,6 +107,13 @@ def score(pred: torch.Tensor, gt: torch.Tensor, preset: str | Preset = "rwsr_rgb
     """
     p = resolve_preset(preset, crop_border, scale)
     pred, gt = check_pair(pred, gt)
+    chunk = _CHUNK_PIXELS if pred.device.type == "cpu" else _CHUNK_PIXELS_GPU
+    step = max(1, chunk // (pred.shape[-2] * pred.shape[-1]))
+    parts = [_score_chunk(pred[i:i + step], gt[i:i + step], p, lpips) for i in range(0, pred.shape[0], step)]
+    return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+
+
+def _score_chunk(pred: torch.Tensor, gt: torch.Tensor, p: Preset, lpips: LPIPSMetric | None) -> dict[str, torch.Tensor]:
     x, y = prepare(pred, gt, p.crop_border, p.color, p.quantize)
     result = {
         "psnr": psnr_255(x, y),

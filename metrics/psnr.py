@@ -10,7 +10,7 @@ def psnr_255(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0) -> tor
 
     The MSE runs over C, H and W together, as scikit-image's peak_signal_noise_ratio on an RGB array.
     """
-    mse = torch.sub(x.double(), y.double()).square_().mean(dim=(1, 2, 3))
+    mse = torch.sub(x, y).square_().mean(dim=(1, 2, 3), dtype=torch.float64)  # float32 only for 8-bit: exact
     return 10.0 * torch.log10(data_range ** 2 / mse)
 
 

@@ -6,7 +6,8 @@ the window positions, then over channels. Two windows cover the conventions in u
     downsampling step);
   - "uniform": 7x7 box, sample covariance N/(N-1) (scikit-image's structural_similarity defaults, whose
     reflect padding only touches the border it then crops, so "valid" gives the same mean).
-Filtering is separable and runs on the whole batch at once, in chunks that keep memory bounded.
+Filtering is separable and vectorised over the batch and channels; the planes are processed in bands of
+rows that overlap by win_size - 1, which bounds memory and keeps the CPU cache warm.
 """
 import math
 
@@ -18,7 +19,9 @@ from metrics.prepare import prepare
 
 WINDOWS = ("gaussian", "uniform")
 K1, K2 = 0.01, 0.03
-_BAND_ELEMENTS = 1 << 17  # pixels per band of rows: fits the CPU cache and avoids fresh page-faulting buffers
+# Pixels per band of rows: on the CPU small enough for its cache and for the allocator to reuse buffers
+# (fresh large ones page-fault, which dominated the run time); on a GPU, large enough to fill it.
+_BAND_ELEMENTS, _BAND_ELEMENTS_GPU = 1 << 16, 1 << 24
 
 
 def gaussian_taps(size: int, sigma: float) -> list[float]:
@@ -47,8 +50,8 @@ def _separable_valid(x: torch.Tensor, taps: list[float]) -> torch.Tensor:
     return out
 
 
-def _window_moments(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sigma: float | None,
-                    integer_inputs: bool) -> tuple[list[torch.Tensor], float]:
+def _window_moments(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int,
+                    sigma: float | None) -> tuple[list[torch.Tensor], float]:
     """Window-weighted totals of x, y, x^2 + y^2 and xy (float64), and the window's total weight.
 
     Only var_x + var_y enters SSIM, so these four maps suffice. The box window sums with weight 1 each;
@@ -56,29 +59,26 @@ def _window_moments(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int
     """
     if window == "gaussian":
         taps = gaussian_taps(win_size, sigma)
-        return [_separable_valid(t, taps) for t in (x, y, torch.addcmul(x * x, y, y), x * y)], 1.0
-    if integer_inputs:
-        # 8-bit integers: every partial window sum is an integer below 2^24 (11x11 at most: 121 * 2 * 255^2),
-        # so float32 holds it exactly and the sums equal the float64 ones, at half the memory traffic.
-        x, y = x.float(), y.float()
-    totals = _box_valid(torch.stack((x, y, torch.addcmul(x * x, y, y), x * y)), win_size)
-    return list(totals.double().unbind(0)), float(win_size ** 2)
+        return [_separable_valid(t, taps) for t in (x, y, (x * x).addcmul_(y, y), x * y)], 1.0
+    return [_box_valid(t, win_size).double() for t in (x, y, (x * x).addcmul_(y, y), x * y)], float(win_size ** 2)
 
 
 def _ssim_sums(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sigma: float | None,
-               integer_inputs: bool, cov_norm: float, c1: float, c2: float) -> torch.Tensor:
+               cov_norm: float, c1: float, c2: float) -> torch.Tensor:
     """Sum of the SSIM map of each (H, W) plane in (P, H, W) pairs -> (P,) float64.
 
     With window totals S (weight n) the usual terms are, multiplied through by n^2:
     2 mu_x mu_y + C1 -> 2 Sx Sy + C1 n^2, and 2 cov_xy + C2 -> 2 cov_norm (n Sxy - Sx Sy) + C2 n^2
     (likewise for the denominators), which needs no division until the final ratio.
     """
-    (sx, sy, sq, sxy), n = _window_moments(x, y, window, win_size, sigma, integer_inputs)
+    (sx, sy, sq, sxy), n = _window_moments(x, y, window, win_size, sigma)
     k1, k2 = c1 * n * n, c2 * n * n
     prod = sx * sy
     sum_sq = sx.square_().addcmul_(sy, sy)
-    num = (2 * prod).add_(k1).mul_(sxy.mul_(2 * cov_norm * n).sub_(prod, alpha=2 * cov_norm).add_(k2))
-    den = (sum_sq + k1).mul_(sq.mul_(cov_norm * n).sub_(sum_sq, alpha=cov_norm).add_(k2))
+    cov_term = sxy.mul_(2 * cov_norm * n).sub_(prod, alpha=2 * cov_norm).add_(k2)
+    var_term = sq.mul_(cov_norm * n).sub_(sum_sq, alpha=cov_norm).add_(k2)
+    num = prod.mul_(2).add_(k1).mul_(cov_term)  # in place: these temporaries are the bulk of the cost
+    den = sum_sq.add_(k1).mul_(var_term)
     return num.div_(den).sum(dim=(-2, -1))
 
 
@@ -88,8 +88,7 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
     """SSIM of prepared (N, C, H, W) arrays (0-255 scale) -> (N,) float64, the mean over channels.
 
     C1 = (0.01 R)^2, C2 = (0.03 R)^2 with R = data_range. `integer_inputs` promises integers in
-    [0, 255] (8-bit RGB), which lets the uniform window sum in float32 without rounding.
-    The planes are processed in bands of rows (overlapping by win_size - 1) that fit the CPU cache.
+    [0, data_range] (8-bit RGB), which lets the uniform window sum in float32 without rounding.
     """
     if window not in WINDOWS:
         raise UserError(f"unknown SSIM window {window!r}; known: {', '.join(WINDOWS)}")
@@ -98,19 +97,22 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
         raise UserError(f"SSIM needs images of at least {win_size}x{win_size} pixels after the crop, got {w}x{h}")
     cov_norm = win_size ** 2 / (win_size ** 2 - 1) if sample_covariance else 1.0
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    integer_inputs = integer_inputs and data_range == 255.0
-    dtype = torch.float32 if integer_inputs else torch.float64
+    # Box sums of 8-bit integers and their products stay integers below 2^24 (7x7: 49 * 2 * 255^2), which
+    # float32 holds exactly: the sums equal float64 ones at half the memory traffic. Weighted sums do not.
+    exact32 = integer_inputs and window == "uniform" and win_size ** 2 * 2 * data_range ** 2 < 2 ** 24
+    dtype = torch.float32 if exact32 else torch.float64
     planes_x = x.to(dtype).reshape(n * c, h, w)
     planes_y = y.to(dtype).reshape(n * c, h, w)
     out_h, out_w = h - win_size + 1, w - win_size + 1
-    rows = min(out_h, max(8, _BAND_ELEMENTS // w))
-    group = max(1, _BAND_ELEMENTS // (rows * w))
+    band_elements = _BAND_ELEMENTS if x.device.type == "cpu" else _BAND_ELEMENTS_GPU
+    rows = min(out_h, max(8, band_elements // w))
+    group = max(1, band_elements // (rows * w))
     sums = torch.zeros(n * c, dtype=torch.float64, device=x.device)
     for p in range(0, n * c, group):
         for r in range(0, out_h, rows):
             band = slice(r, min(r + rows, out_h) + win_size - 1)
             sums[p:p + group] += _ssim_sums(planes_x[p:p + group, band], planes_y[p:p + group, band], window,
-                                            win_size, sigma, integer_inputs, cov_norm, c1, c2)
+                                            win_size, sigma, cov_norm, c1, c2)
     return (sums / (out_h * out_w)).view(n, c).mean(dim=1)
 
 

@@ -62,7 +62,7 @@ def test_html_report_orders_by_psnr_and_zooms_on_the_largest_error(tmp_path):
     page = write_html_report(tmp_path / "out", ROWS, PRESET, images, lpips_note="no backbone").read_text()
     assert PRESET.describe() in page and "LPIPS unavailable: no backbone" in page
     assert page.index(">bad<") < page.index(">mid<") < page.index(">good<")  # worst PSNR first
-    sources = re.findall(r'<img src="([^"]+)"', page)
+    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
     files = [s for s in sources if not s.startswith("data:image/png;base64,")]
     assert len(files) == len(sources) - 1  # plus the embedded plot
     assert "sr/good.png" in files and not any(s.startswith(("/", "file:")) for s in files)

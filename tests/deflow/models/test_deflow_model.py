@@ -34,7 +34,7 @@ def tiny_deflow(tmp_path_factory):
     opt["datasets"]["val"] = dict(opt["datasets"]["train"], gt_size=None)
     opt["network_g"].update(K=1, hidden_channels=8, cond_nf=8, cond_nb=1, cond_gc=4)
     opt["train"].update(total_iter=3, warmup_iter=0)
-    opt["val"] = {"val_freq": 3, "metrics": ["nll", "nll_clean", "nll_degraded"]}
+    opt["val"] = {"val_freq": 3, "metrics": ["nll", "nll_clean", "nll_degraded", "nll_bpp"]}
     opt["logger"] = {"print_freq": 1, "save_checkpoint_freq": 3, "use_tb_logger": False}
     opt["path"] = {"experiments_root": str(root / "exp")}
     (root / "tiny.yml").write_text(yaml.safe_dump(opt))
@@ -47,7 +47,7 @@ def test_training_logs_nll_and_validates_per_domain(tiny_deflow):
     log = (root / "exp" / "train.log").read_text()
     assert "nll_clean" in log and "nll_degraded" in log
     state = checkpoint.load(ckpt)
-    assert set(state["best"]) == {"nll", "nll_clean", "nll_degraded"}
+    assert set(state["best"]) == {"nll", "nll_clean", "nll_degraded", "nll_bpp"}
     assert all(np.isfinite(v["value"]) for v in state["best"].values())
 
 
