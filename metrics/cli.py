@@ -20,13 +20,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m metrics", description=__doc__.splitlines()[0])
     parser.add_argument("--pred", required=True, help="folder of SR outputs")
     parser.add_argument("--gt", required=True, help="folder of ground-truth images (same names, any extension)")
-    parser.add_argument("--preset", default="rwsr_rgb", choices=list(PRESETS), help="scoring convention (default rwsr_rgb)")
-    parser.add_argument("--crop-border", type=int, default=None, help="pixels dropped from every edge (default: --scale)")
+    parser.add_argument("--preset", default="rwsr_rgb", choices=list(PRESETS),
+                        help="scoring convention (default rwsr_rgb)")
+    parser.add_argument("--crop-border", type=int, default=None,
+                        help="pixels dropped from every edge (default: --scale)")
     parser.add_argument("--scale", type=int, default=None, help="SR scale; the default crop border (else 0)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--csv", type=Path, help="write the results as CSV here")
-    parser.add_argument("--require-lpips", action="store_true", help="fail instead of skipping LPIPS when it is unavailable")
-    parser.add_argument("--lpips-backbone", type=Path, help=f"torchvision AlexNet/VGG state_dict (else ${BACKBONE_ENV}, else the torch hub cache)")
+    parser.add_argument("--require-lpips", action="store_true",
+                        help="fail instead of skipping LPIPS when it is unavailable")
+    parser.add_argument("--lpips-backbone", type=Path,
+                        help=f"torchvision AlexNet/VGG state_dict (else ${BACKBONE_ENV}, else the torch hub cache)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return parser.parse_args(argv)
 

@@ -39,6 +39,8 @@ def torchvision_cache_file(net: str) -> Path:
 
 def find_backbone(net: str, backbone: str | Path | None = None) -> tuple[Path | None, str]:
     """(path, "") of the backbone file to use, or (None, reason) when there is none."""
+    if net not in TORCHVISION_WEIGHTS:
+        raise UserError(f"unknown LPIPS network {net!r}; known: {', '.join(TORCHVISION_WEIGHTS)}")
     if backbone is not None:
         path, origin = Path(backbone), "the backbone path given"
     elif os.environ.get(BACKBONE_ENV):
@@ -111,8 +113,6 @@ def load_lpips(net: str = "alex", backbone: str | Path | None = None, require: b
     Returns an unavailable LPIPSMetric (see `.reason`) when no usable backbone is found, or a UserError
     instead when `require` is true.
     """
-    if net not in TORCHVISION_WEIGHTS:
-        raise UserError(f"unknown LPIPS network {net!r}; known: {', '.join(TORCHVISION_WEIGHTS)}")
     metric = _build(net, backbone)
     if not metric.available and require:
         raise UserError(f"LPIPS unavailable: {metric.reason}")

@@ -4,6 +4,8 @@ Inputs are float RGB tensors in [0, 1], (3, H, W) or (N, 3, H, W), on any device
 device, in the 0-255 range, (N, 3, H, W) for RGB or (N, 1, H, W) for Y: float32 when they hold 8-bit
 integers (exact in float32, half the memory traffic of float64), float64 otherwise.
 """
+import contextlib
+
 import torch
 
 from deflow.errors import UserError
@@ -47,11 +49,13 @@ def crop(img: torch.Tensor, border: int) -> torch.Tensor:
     return img[..., border:h - border, border:w - border]
 
 
+@torch.no_grad()
 def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     """[0, 1] -> 0-255: rounded to integers (float32) as a saved 8-bit PNG holds them (deflow.imageio.to_uint8)
     if `quantize`, else float64."""
-    img = img.float().clamp(0, 1).mul_(255.0)
-    return img.round_() if quantize else img.double()
+    if not quantize:
+        return img.double().clamp(0, 1).mul_(255.0)
+    return img.float().clamp(0, 1).mul_(255.0).round_()
 
 
 def lpips_input(img: torch.Tensor, crop_border: int = 0, quantize: bool = True) -> torch.Tensor:
@@ -75,3 +79,31 @@ def prepare(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, color: s
     if color == "y":
         x, y = rgb_to_y(x), rgb_to_y(y)
     return x, y
+
+
+_thread_budget: int | None = None  # torch's thread count while one_cpu_thread has set it to 1
+
+
+@contextlib.contextmanager
+def one_cpu_thread(device: torch.device):
+    """Run torch on one CPU thread inside, restoring its setting afterwards; yields the threads it had,
+    which callers may spend on Python threads of their own (nested uses yield the outermost count).
+
+    PSNR/SSIM ops are small (SSIM works in bands of ~64k pixels), so splitting each across threads gains
+    little, while on a busy CPU (data-loader workers, other jobs) every op waits for a descheduled thread:
+    measured 5-10x slower with 2 threads on 2 shared cores. Not for LPIPS, whose convolutions do scale.
+    """
+    global _thread_budget
+    if device.type != "cpu":
+        yield 1
+        return
+    if _thread_budget is not None:
+        yield _thread_budget
+        return
+    _thread_budget = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield _thread_budget
+    finally:
+        torch.set_num_threads(_thread_budget)
+        _thread_budget = None

@@ -13,7 +13,7 @@ import torch
 
 from deflow.errors import UserError
 from metrics.lpips_metric import LPIPSMetric
-from metrics.prepare import check_pair, lpips_input, prepare
+from metrics.prepare import check_pair, lpips_input, one_cpu_thread, prepare
 from metrics.psnr import psnr_255
 from metrics.ssim import ssim_255
 
@@ -56,7 +56,8 @@ class Preset:
         cov = "sample" if self.ssim_sample_covariance else "population"
         color = "Y (BT.601 16-235)" if self.color == "y" else "RGB"
         crop = "scale" if self.crop_border is None else f"{self.crop_border} px"
-        lpips = "none" if self.lpips_net is None else f"{self.lpips_net} v0.1" + ("" if self.lpips_crop else ", uncropped")
+        lpips = "none" if self.lpips_net is None else f"{self.lpips_net} v0.1"
+        lpips += "" if self.lpips_crop or self.lpips_net is None else ", uncropped"
         text = (f"preset {self.name}: PSNR/SSIM on {color}, {'8-bit' if self.quantize else 'float'}, "
                 f"SSIM {window} valid, {cov} covariance; LPIPS {lpips}; crop border {crop}")
         return text + (f" ({self.follows})" if self.follows else "")
@@ -114,12 +115,13 @@ def score(pred: torch.Tensor, gt: torch.Tensor, preset: str | Preset = "rwsr_rgb
 
 
 def _score_chunk(pred: torch.Tensor, gt: torch.Tensor, p: Preset, lpips: LPIPSMetric | None) -> dict[str, torch.Tensor]:
-    x, y = prepare(pred, gt, p.crop_border, p.color, p.quantize)
-    result = {
-        "psnr": psnr_255(x, y),
-        "ssim": ssim_255(x, y, p.ssim_window, p.ssim_win_size, p.ssim_sigma, p.ssim_sample_covariance,
-                         integer_inputs=p.quantize and p.color == "rgb"),
-    }
+    with one_cpu_thread(pred.device):
+        x, y = prepare(pred, gt, p.crop_border, p.color, p.quantize)
+        result = {
+            "psnr": psnr_255(x, y),
+            "ssim": ssim_255(x, y, p.ssim_window, p.ssim_win_size, p.ssim_sigma, p.ssim_sample_covariance,
+                             integer_inputs=p.quantize and p.color == "rgb"),
+        }
     if lpips is not None and lpips.available and p.lpips_net is not None:
         if lpips.net != p.lpips_net:
             raise UserError(f"preset {p.name} uses LPIPS-{p.lpips_net}, but the LPIPS given is LPIPS-{lpips.net}")

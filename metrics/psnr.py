@@ -6,11 +6,14 @@ from metrics.prepare import prepare
 
 
 def psnr_255(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0) -> torch.Tensor:
-    """PSNR of prepared (N, C, H, W) float64 arrays -> (N,) in dB; identical images give inf.
+    """PSNR of prepared (N, C, H, W) arrays -> (N,) float64 dB; identical images give inf.
+
+    x, y as `metrics.prepare.prepare` returns them: float64, or float32 holding 8-bit integers (whose
+    difference float32 computes exactly).
 
     The MSE runs over C, H and W together, as scikit-image's peak_signal_noise_ratio on an RGB array.
     """
-    mse = torch.sub(x, y).square_().mean(dim=(1, 2, 3), dtype=torch.float64)  # float32 only for 8-bit: exact
+    mse = torch.sub(x, y).double().square_().mean(dim=(1, 2, 3))
     return 10.0 * torch.log10(data_range ** 2 / mse)
 
 

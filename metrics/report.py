@@ -1,7 +1,8 @@
 """Result writers: a text table, CSV, JSON and an HTML report with the images side by side.
 
 A row is one image's result: {"name": str, "psnr": float, "ssim": float, "lpips": float | None}
-(`rows_from_scores` builds them from `score`'s output). Every writer appends the mean row itself and
+(`rows_from_scores` builds them from `score`'s output); a metric is None where it was not scored
+(LPIPS unavailable, or no GT at all). Every writer appends the mean row itself and
 names the preset (pass the one from `resolve_preset`, so that the crop border is printed too).
 
 `write_html_report(out_dir, rows, preset, images)` takes `images` as {row name: {"sr": IMG, "lr": IMG,
@@ -67,7 +68,8 @@ def write_csv(path: str | Path, rows: list[dict], preset: str | Preset | None = 
     """name, psnr, ssim, lpips per image and a final "mean" line; with `preset`, a preset column too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = {} if preset is None else {"preset": get_preset(preset).name, "crop_border": get_preset(preset).crop_border}
+    preset = None if preset is None else get_preset(preset)
+    extra = {} if preset is None else {"preset": preset.name, "crop_border": preset.crop_border}
     with path.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["name", *METRIC_KEYS, *extra])
         writer.writeheader()
@@ -83,7 +85,8 @@ def write_json(path: str | Path, rows: list[dict], preset: str | Preset, lpips_n
     """{"preset": {fields, "description"}, "lpips_unavailable": reason or null, "images": rows, "mean": row}."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean = [{k: (_json_number(v) if k in METRIC_KEYS else v) for k, v in row.items()} for row in rows + [mean_row(rows)]]
+    clean = [{k: (_json_number(v) if k in METRIC_KEYS else v) for k, v in row.items()}
+             for row in rows + [mean_row(rows)]]
     data = {"preset": get_preset(preset).as_dict(), "lpips_unavailable": lpips_note,
             "images": clean[:-1], "mean": clean[-1]}
     path.write_text(json.dumps(data, indent=2) + "\n")
@@ -92,7 +95,10 @@ def write_json(path: str | Path, rows: list[dict], preset: str | Preset, lpips_n
 # ---------------------------------------------------------------- HTML report
 
 def _load(img) -> torch.Tensor:
-    return read_image(img).float() if isinstance(img, (str, Path)) else img.detach().float().cpu().clamp(0, 1)
+    """An `images` value (file path, or (3, H, W) / (1, 3, H, W) tensor) as a (3, H, W) CPU tensor."""
+    if isinstance(img, (str, Path)):
+        return read_image(img)
+    return (img[0] if img.dim() == 4 else img).detach().float().cpu().clamp(0, 1)
 
 
 def _zoom_region(sr: torch.Tensor, gt: torch.Tensor | None, border: int) -> tuple[int, int, int]:
@@ -125,10 +131,11 @@ class _Assets:
         self.out_dir = out_dir.resolve()
         (self.out_dir / ASSETS).mkdir(parents=True, exist_ok=True)
 
-    def link(self, img, stem: str) -> str:
-        if isinstance(img, (str, Path)) and Path(img).resolve().is_relative_to(self.out_dir):
-            return quote(Path(img).resolve().relative_to(self.out_dir).as_posix())
-        return self.write(_load(img), stem)
+    def link(self, source, loaded: torch.Tensor, stem: str) -> str:
+        """`source` itself if it is a file inside out_dir, else a PNG of `loaded` written there."""
+        if isinstance(source, (str, Path)) and Path(source).resolve().is_relative_to(self.out_dir):
+            return quote(Path(source).resolve().relative_to(self.out_dir).as_posix())
+        return self.write(loaded, stem)
 
     def write(self, img: torch.Tensor, stem: str) -> str:
         write_image(self.out_dir / ASSETS / f"{stem}.png", img)
@@ -137,13 +144,12 @@ class _Assets:
 
 def _plot_png(rows: list[dict]) -> str:
     """Per-image PSNR and SSIM bars (table order) with their means, as a base64 PNG."""
-    import matplotlib
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend, no global state
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    rows = [row for row in rows if row["psnr"] is not None]
     names = [row["name"] for row in rows]
-    fig, axes = plt.subplots(2, 1, figsize=(min(14, 7 + 0.3 * len(rows)), 4.6), sharex=True)
+    fig = Figure(figsize=(min(14, 7 + 0.3 * len(rows)), 4.6))
+    axes = fig.subplots(2, 1, sharex=True)
     for ax, key, label, color in zip(axes, ("psnr", "ssim"), ("PSNR (dB)", "SSIM"), ("tab:blue", "tab:orange")):
         values = [row[key] for row in rows]
         finite = [v for v in values if math.isfinite(v)]
@@ -163,7 +169,6 @@ def _plot_png(rows: list[dict]) -> str:
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -192,10 +197,10 @@ def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: 
     for kind, img in loaded.items():
         ih, iw = img.shape[-2:]
         label = f"{kind.upper()} {iw}x{ih}"
-        full.append(_figure(assets.link(entry[kind], f"{stem}_{kind}"), label, box, pixelated=kind == "lr"))
+        full.append(_figure(assets.link(entry[kind], img, f"{stem}_{kind}"), label, box, pixelated=kind == "lr"))
         crop = _zoomed(img, top * ih / h, left * iw / w, size * iw / w)
         zoom.append(_figure(assets.write(crop, f"{stem}_{kind}_zoom"), f"{kind.upper()} zoom", pixelated=True))
-    why = "largest |SR - GT|" if "gt" in loaded and loaded["gt"].shape == sr.shape else "centre (no GT)"
+    why = "largest |SR - GT|" if "gt" in loaded and loaded["gt"].shape == sr.shape else "centre: no GT"
     metrics = " · ".join(f"{key.upper()} {_fmt(key, row[key])}" for key in METRIC_KEYS)
     return (f'<section id="img{index}"><h3>{html.escape(row["name"])} <small>{metrics}</small></h3>'
             f'<div class="row">{"".join(full)}</div>'
@@ -214,7 +219,8 @@ td:nth-child(2),th:nth-child(2){text-align:left}tr.mean td{font-weight:bold;back
 .frame{position:relative;line-height:0}.frame img{width:100%}.zoom .frame img{width:{zoom}px}
 .box{position:absolute;border:2px solid #ff2d55;box-sizing:border-box}
 img.pixelated{image-rendering:pixelated}figcaption{font-size:13px;color:#555;margin-top:3px}
-section{border-top:1px solid #ccc;padding-top:8px;margin-top:18px}h3 small{font-weight:normal;color:#555;margin-left:10px}
+section{border-top:1px solid #ccc;padding-top:8px;margin-top:18px}
+h3 small{font-weight:normal;color:#555;margin-left:10px}
 .note{font-size:13px;color:#555;margin:6px 0}img.plot{max-width:100%}
 """.replace("{zoom}", str(ZOOM_DISPLAY))
 
@@ -226,7 +232,7 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
     Returns the HTML path."""
     out_dir, preset = Path(out_dir), get_preset(preset)
     assets = _Assets(out_dir)
-    ordered = sorted(rows, key=lambda row: row["psnr"])
+    ordered = sorted(rows, key=lambda row: (row["psnr"] is None, row["psnr"] or 0.0))  # unscored rows last
     sections, table = [], []
     mean = mean_row(rows)
     table.append(f'<tr class="mean"><td></td><td>mean of {len(rows)}</td>'
@@ -239,7 +245,9 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
         if row["name"] in images:
             sections.append(_image_section(i, row, images[row["name"]], assets, preset.crop_border or 0))
     warn = f'<p class="warn">LPIPS unavailable: {html.escape(lpips_note)}</p>' if lpips_note else ""
-    plot = f'<img class="plot" src="data:image/png;base64,{_plot_png(ordered)}" alt="per-image PSNR and SSIM">' if rows else ""
+    scored = any(row["psnr"] is not None for row in rows)
+    plot = (f'<img class="plot" src="data:image/png;base64,{_plot_png(ordered)}" alt="per-image PSNR and SSIM">'
+            if scored else "")
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f'<div class="preset">{html.escape(preset.describe())}</div>{warn}{plot}'

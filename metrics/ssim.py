@@ -7,15 +7,17 @@ the window positions, then over channels. Two windows cover the conventions in u
   - "uniform": 7x7 box, sample covariance N/(N-1) (scikit-image's structural_similarity defaults, whose
     reflect padding only touches the border it then crops, so "valid" gives the same mean).
 Filtering is separable and vectorised over the batch and channels; the planes are processed in bands of
-rows that overlap by win_size - 1, which bounds memory and keeps the CPU cache warm.
+rows that overlap by win_size - 1, which bounds memory and keeps the CPU cache warm. Everything runs in
+float64 except the box sums of 8-bit images, which float32 computes exactly (see `ssim_255`).
 """
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from deflow.errors import UserError
 from deflow.registry import METRICS
-from metrics.prepare import prepare
+from metrics.prepare import one_cpu_thread, prepare
 
 WINDOWS = ("gaussian", "uniform")
 K1, K2 = 0.01, 0.03
@@ -85,7 +87,7 @@ def _ssim_sums(x: torch.Tensor, y: torch.Tensor, window: str, win_size: int, sig
 def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_size: int = 11,
              sigma: float | None = 1.5, sample_covariance: bool = False, data_range: float = 255.0,
              integer_inputs: bool = False) -> torch.Tensor:
-    """SSIM of prepared (N, C, H, W) arrays (0-255 scale) -> (N,) float64, the mean over channels.
+    """SSIM of prepared (N, C, H, W) arrays (0-255 scale, as `prepare` gives) -> (N,) float64, the channel mean.
 
     C1 = (0.01 R)^2, C2 = (0.03 R)^2 with R = data_range. `integer_inputs` promises integers in
     [0, data_range] (8-bit RGB), which lets the uniform window sum in float32 without rounding.
@@ -107,12 +109,23 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
     band_elements = _BAND_ELEMENTS if x.device.type == "cpu" else _BAND_ELEMENTS_GPU
     rows = min(out_h, max(8, band_elements // w))
     group = max(1, band_elements // (rows * w))
-    sums = torch.zeros(n * c, dtype=torch.float64, device=x.device)
-    for p in range(0, n * c, group):
-        for r in range(0, out_h, rows):
-            band = slice(r, min(r + rows, out_h) + win_size - 1)
-            sums[p:p + group] += _ssim_sums(planes_x[p:p + group, band], planes_y[p:p + group, band], window,
-                                            win_size, sigma, cov_norm, c1, c2)
+    bands = [(slice(p, p + group), slice(r, min(r + rows, out_h) + win_size - 1))
+             for p in range(0, n * c, group) for r in range(0, out_h, rows)]
+
+    def band_sums(part) -> torch.Tensor:
+        sums = torch.zeros(n * c, dtype=torch.float64, device=x.device)
+        for planes, band in part:
+            sums[planes] += _ssim_sums(planes_x[planes, band], planes_y[planes, band], window, win_size, sigma,
+                                       cov_norm, c1, c2)
+        return sums
+
+    with one_cpu_thread(x.device) as workers:
+        workers = min(workers, len(bands))
+        if workers == 1:
+            sums = band_sums(bands)
+        else:  # torch ops release the GIL: Python threads share the bands, one torch thread each
+            with ThreadPoolExecutor(workers) as pool:
+                sums = sum(pool.map(band_sums, [bands[i::workers] for i in range(workers)]))
     return (sums / (out_h * out_w)).view(n, c).mean(dim=1)
 
 

@@ -6,18 +6,16 @@ Clean domain: photos at half size. Degraded domain: *other* photos at half size,
 and noised (Gaussian, sigma --noise / 255), quantised to 8 bit. DeFlow (confs/cpu/deflow-tiny.yml) is trained on the
 two unpaired domains, then translates held-out clean photos. The noise level of the translated images, the degraded
 domain and the untranslated clean images (what bicubic-only pairs would give) is estimated by one estimator for all:
-skimage.restoration.estimate_sigma (median absolute deviation of the finest wavelet sub-band, a high-pass residual).
+deflow.tools.photo_sets.noise_std (median absolute deviation of the finest diagonal wavelet sub-band, a high-pass
+residual, as skimage.restoration.estimate_sigma).
 """
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from skimage.restoration import estimate_sigma
 
 from degradations.blur import blur
 from degradations.jpeg import quantize
@@ -25,7 +23,8 @@ from degradations.kernels import gaussian_kernel
 from degradations.noise import gaussian_noise
 from degradations.resize import imresize
 from deflow.cli import user_errors_exit_2
-from deflow.imageio import list_images, read_image, to_uint8, write_image
+from deflow.imageio import list_images, write_image
+from deflow.tools.photo_sets import noise_sigma, run, write_photo_set
 from deflow.tools.sample_photos import photo
 
 CLEAN = ["astronaut", "coffee", "rocket", "immunohistochemistry"]
@@ -40,17 +39,6 @@ def known_degradation(x: torch.Tensor, blur_sigma: float, noise: float, seed: in
     return quantize(gaussian_noise(x, noise / 255.0, generator=generator).clamp(0, 1))
 
 
-def noise_sigma(paths: list[Path]) -> float:
-    """Mean estimated noise std over images, in 8-bit units."""
-    return float(np.mean([estimate_sigma(to_uint8(read_image(p)).astype(np.float64), channel_axis=-1,
-                                         average_sigmas=True) for p in paths]))
-
-
-def run(cmd: list[str]) -> None:
-    print("$", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True)
-
-
 @user_errors_exit_2
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -63,8 +51,8 @@ def main(argv=None):
     out, py = args.out, sys.executable
     started = time.time()
 
-    for name in CLEAN + HELD_OUT:
-        write_image(out / "photos" / ("clean" if name in CLEAN else "held_out") / f"{name}.png", photo(name))
+    write_photo_set(out / "photos/clean", CLEAN)
+    write_photo_set(out / "photos/held_out", HELD_OUT)
     for i, name in enumerate(DEGRADED):
         half = imresize(photo(name)[None], scale=0.5).clamp(0, 1)
         write_image(out / "photos" / "degraded" / f"{name}.png", known_degradation(half, args.blur, args.noise, i)[0])
@@ -79,6 +67,7 @@ def main(argv=None):
             f"datasets.train.dataroot_degraded_gt={data}/degraded/1x",
             f"datasets.train.dataroot_degraded_lq={data}/degraded/4x",
             f"train.total_iter={args.iters}", f"path.experiments_root={out}/experiment"]
+    reused = (out / "experiment/checkpoints" / f"iter_{args.iters:08d}.pth").exists()
     train_start = time.time()
     run([py, "-m", "deflow.train", "-opt", args.config, "--resume", "auto", *sum((["--set", s] for s in sets), [])])
     train_seconds = time.time() - train_start
@@ -91,7 +80,8 @@ def main(argv=None):
         "translated_sigma": noise_sigma(list_images(out / "translated")),
         "bicubic_only_sigma": noise_sigma(list_images(data / "held_out/2x")),
         "true_noise_sigma": args.noise, "blur_sigma": args.blur, "iterations": args.iters,
-        "train_seconds": round(train_seconds, 1), "total_seconds": round(time.time() - started, 1),
+        "train_seconds": None if reused else round(train_seconds, 1), "training_reused": reused,
+        "total_seconds": round(time.time() - started, 1),
     }
     result["translated_vs_degraded_ratio"] = result["translated_sigma"] / result["degraded_domain_sigma"]
     (out / "result.json").write_text(json.dumps(result, indent=2))

@@ -72,3 +72,12 @@ def test_html_report_orders_by_psnr_and_zooms_on_the_largest_error(tmp_path):
     match = re.search(r"zoom: (\d+)x\d+ SR pixels at x=(\d+), y=(\d+)", page)
     size, x, y = map(int, match.groups())
     assert x <= 20 and x + size >= 50 and y <= 100 and y + size >= 130
+
+
+def test_html_report_without_gt_has_no_plot_and_zooms_on_the_centre(tmp_path):
+    sr = to_tensor(photo_pair("coffee", 120, 200)[0])
+    rows = [{"name": "x", "psnr": None, "ssim": None, "lpips": None},
+            {"name": "y", "psnr": None, "ssim": None, "lpips": None}]
+    page = write_html_report(tmp_path, rows, PRESET, {"x": {"sr": sr, "lr": sr[:, ::4, ::4]}}).read_text()
+    assert "data:image/png" not in page and page.count("n/a") >= 6
+    assert "zoom: 96x96 SR pixels at x=52, y=12 (centre: no GT)" in page

@@ -50,8 +50,10 @@ def test_float_input_is_scored_as_its_8bit_rounding():
     gt, pred = photo_pair("chelsea", 64, 80)
     jitter = (torch.rand(3, 64, 80, generator=torch.Generator().manual_seed(0)) - 0.5) * 0.9 / 255
     exact = score(to_tensor(pred), to_tensor(gt), "rwsr_rgb", crop_border=0)
-    jittered = score(to_tensor(pred) + jitter, to_tensor(gt), "rwsr_rgb", crop_border=0)
+    network_output = (to_tensor(pred) + jitter).requires_grad_()
+    jittered = score(network_output, to_tensor(gt), "rwsr_rgb", crop_border=0)
     assert torch.equal(exact["psnr"], jittered["psnr"]) and torch.equal(exact["ssim"], jittered["ssim"])
+    assert not jittered["psnr"].requires_grad
 
 
 def test_identical_images_give_infinite_psnr_and_unit_ssim():
@@ -79,3 +81,35 @@ def test_cuda_matches_cpu():
     assert gpu["psnr"].device.type == "cuda"
     for key in ("psnr", "ssim"):
         assert abs(gpu[key].item() - cpu[key].item()) < 1e-9
+
+
+@pytest.mark.parametrize("preset", ["rwsr_rgb", "basicsr_y"])
+def test_splitting_into_bands_and_chunks_changes_nothing(preset, monkeypatch):
+    import metrics.presets
+    import metrics.ssim
+
+    gt, pred = photo_pair("rocket", 90, 77)
+    batch_pred = torch.stack([to_tensor(pred), to_tensor(gt).flip(-1)])
+    batch_gt = torch.stack([to_tensor(gt)] * 2)
+    whole = score(batch_pred, batch_gt, preset, crop_border=1)
+    monkeypatch.setattr(metrics.ssim, "_BAND_ELEMENTS", 700)  # bands of 9 rows (the default takes whole planes)
+    monkeypatch.setattr(metrics.presets, "_CHUNK_PIXELS", 10)  # one image per chunk
+    split = score(batch_pred, batch_gt, preset, crop_border=1)
+    for key in ("psnr", "ssim"):
+        assert torch.allclose(whole[key], split[key], rtol=0, atol=1e-12)
+    if preset == "rwsr_rgb":
+        assert abs(split["ssim"][0].item() - skimage_scores(gt, pred, 1)[1]) < 1e-6
+
+
+def test_registered_metrics_agree_with_score_and_keep_the_thread_setting():
+    from deflow.registry import METRICS
+
+    torch.set_num_threads(2)
+    gt, pred = photo_pair("coffee", 64, 70)
+    a, b = to_tensor(pred), to_tensor(gt)
+    result = score(a, b, "basicsr_y", crop_border=3)
+    assert torch.get_num_threads() == 2
+    assert torch.equal(METRICS.get("psnr")(a, b, crop_border=3, color="y"), result["psnr"])
+    ssim_y = METRICS.get("ssim")(a, b, crop_border=3, color="y", window="gaussian", win_size=11, sigma=1.5,
+                                 sample_covariance=False)
+    assert torch.equal(ssim_y, result["ssim"])

@@ -1,0 +1,490 @@
+"""The camera benchmark: does a learned degradation train a better x2 SR model than hand-made ones?
+
+    python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
+    python scripts/benchmark.py              # three seeds, full trainings: under an hour on 2 cores
+        [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
+        [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--jobs 2] [--threads 1]
+
+A fixed camera (deflow/tools/camera.py) plays the unknown real camera. Three disjoint sets of skimage photos:
+`real`, whose camera LR images are the unpaired real-LR domain; `test`, whose camera LR images and originals are
+the scored pairs (originals only for scoring); `clean`, the HR images of the SR training pairs. Each method makes
+the LR images of those pairs:
+    bicubic      MATLAB bicubic x2 and nothing else
+    white_noise  bicubic + Gaussian noise, its std fitted so the noise estimate equals the real domain's
+    realesrgan   the blind random pipeline (degradations preset realesrgan)
+    deflow       the bicubic LR translated by DeFlow (confs/cpu/deflow-tiny.yml) trained on the bicubic LR of the
+                 clean photos (clean domain) against the real domain
+    oracle       the true camera
+One SR network, schedule and seed for all (confs/cpu/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where
+its weights are on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
+classifier two-sample test (metrics/realism.py) of each method's LR against (a) the camera's LR of the same clean
+photos, another noise draw: content matched, 50 % = indistinguishable; (b) the real domain: other photos, so
+content differences count too and the oracle's accuracy is the floor of that column.
+
+--out (default bench) gets results.json and results.md (results-quick.* with --quick); its runs/ folder the logs
+(one per step) and every intermediate, shared by both modes. A re-run reuses what is finished: complete image
+folders, trainings whose final checkpoint exists (an unfinished one resumes), scores.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import torch
+import yaml
+
+from deflow.cli import user_errors_exit_2
+from deflow.errors import UserError
+from deflow.imageio import list_images, read_image
+from deflow.models.loading import pick_device
+from deflow.tools.camera import Camera, CameraParams
+from deflow.tools.create_dataset import build
+from deflow.tools.photo_sets import noise_sigma, noise_std, run, write_photo_set
+from deflow.tools.sample_photos import PHOTOS
+from degradations.cli import degrade_folder
+from degradations.jpeg import quantize
+from degradations.noise import gaussian_noise
+from degradations.pipeline import Pipeline
+from metrics.realism import c2st_accuracy, sample_patches
+
+ROOT = Path(__file__).resolve().parents[2]
+SR_CONFIG = ROOT / "confs/cpu/sr-bench-x2.yml"
+DEFLOW_CONFIG = ROOT / "confs/cpu/deflow-tiny.yml"
+METHODS = ("bicubic", "white_noise", "realesrgan", "deflow", "oracle")
+SPLIT = {"real": ["coffee", "hubble_deep_field", "retina"],
+         "test": ["chelsea", "motorcycle_right", "astronaut"],
+         "clean": ["rocket", "immunohistochemistry", "motorcycle_left"]}
+MULTIPLE = 8        # photo sides: LR = /2 and DeFlow's conditioning = LR / 4 stay aligned
+CAMERA_SEED = 1000  # the world's noise draws (real domain, test LR); CAMERA_SEED + 1: the realism reference
+PATCH = 32          # LR patch side of the realism test
+GAP_MIN_DB = 2.0    # below this oracle-vs-bicubic gap a gap-closed ratio is mostly noise (refs/calibration.md)
+
+
+@dataclass(frozen=True)
+class Budget:
+    deflow_iters: int
+    sr_iters: int
+    seeds: tuple[int, ...]
+    c2st_patches: int
+    c2st_steps: int
+
+
+BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1500, (0, 1, 2), 1024, 200)}
+
+
+class Progress:
+    """One line per finished step: time since the start, the step, what it did and how long it took."""
+
+    def __init__(self):
+        self.start, self.lock = time.time(), threading.Lock()
+
+    def __call__(self, step: str, detail: str = "", since: float | None = None) -> None:
+        took = f" ({time.time() - since:.0f} s)" if since is not None else ""
+        elapsed = time.time() - self.start
+        with self.lock:
+            print(f"[{int(elapsed // 60):3d}:{int(elapsed % 60):02d}] {step}: {detail}{took}", flush=True)
+
+
+class Bench:
+    """Paths, settings and the steps of one benchmark folder."""
+
+    def __init__(self, args, budget: Budget, camera: Camera, split: dict, progress: Progress):
+        self.out, self.budget, self.camera, self.split, self.progress = args.out / "runs", budget, camera, split, progress
+        self.methods, self.jobs = args.methods, args.jobs
+        self.env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+        self.py = sys.executable
+        self.device = pick_device("auto")
+        self.info: dict = {}
+
+    # ------------------------------------------------------------ folders
+    def photos(self, role: str) -> Path:
+        return self.out / "photos" / role
+
+    def key(self, method: str) -> str:
+        return f"deflow_it{self.budget.deflow_iters}" if method == "deflow" else method
+
+    def lr(self, method: str, seed: int) -> Path:
+        return self.out / "lr" / ("bicubic" if method == "bicubic" else f"{self.key(method)}/seed{seed}")
+
+    def run_dir(self, kind: str, method: str, seed: int) -> Path:
+        return self.out / kind / self.key(method) / f"seed{seed}_it{self.budget.sr_iters}"
+
+    def complete(self, folder: Path, role: str = "clean") -> bool:
+        return all((folder / f"{name}.png").exists() for name in self.split[role])
+
+    def degrade(self, pipeline, role: str, folder: Path, seed: int, step: str) -> Path:
+        if not self.complete(folder, role):
+            started = time.time()
+            degrade_folder(pipeline, self.photos(role), folder, seed)
+            self.progress(step, f"{len(self.split[role])} LR images in {folder}", started)
+        return folder
+
+    def run_logged(self, step: str, cmd: list, log_name: str) -> None:
+        log = self.out / "logs" / f"{log_name}.log"
+        self.progress(step, f"started, log {log}")
+        started = time.time()
+        run([str(c) for c in cmd], log, self.env)
+        self.progress(step, "done", started)
+
+    # ------------------------------------------------------------ the world: photos and the camera's images
+    def prepare(self) -> None:
+        started = time.time()
+        for role, names in self.split.items():
+            write_photo_set(self.photos(role), names, MULTIPLE)
+        self.progress("photos", "  ".join(f"{role}: {', '.join(names)}" for role, names in self.split.items()), started)
+        self.real_lr = self.degrade(self.camera, "real", self.out / "lr/real", CAMERA_SEED, "camera -> real domain")
+        self.test_lr = self.degrade(self.camera, "test", self.out / "lr/test", CAMERA_SEED, "camera -> test LR")
+        self.reference_lr = self.degrade(self.camera, "clean", self.out / "lr/camera_reference", CAMERA_SEED + 1,
+                                         "camera -> clean photos (realism reference)")
+        self.bicubic_lr = self.degrade(Pipeline.from_name_or_file("bicubic", 2), "clean", self.lr("bicubic", 0), 0,
+                                       "bicubic LR")
+        self.info["noise_std_8bit"] = {"real_domain": noise_sigma(list_images(self.real_lr)),
+                                       "test_lr": noise_sigma(list_images(self.test_lr)),
+                                       "camera_on_clean": noise_sigma(list_images(self.reference_lr))}
+        if "white_noise" in self.methods:
+            self.white_sigma = fit_white_noise_sigma([read_image(p) for p in list_images(self.bicubic_lr)],
+                                                     self.info["noise_std_8bit"]["real_domain"])
+            self.info["white_noise_sigma_8bit"] = self.white_sigma
+            self.progress("white_noise", f"fitted sigma {self.white_sigma:.2f}/255 (real domain noise estimate "
+                          f"{self.info['noise_std_8bit']['real_domain']:.2f})")
+        images = {"reference": self.reference_lr, "real": self.real_lr}
+        self.realism_images = {k: [read_image(p) for p in list_images(v)] for k, v in images.items()}
+
+    # ------------------------------------------------------------ training pairs of each method
+    def make_lr(self, method: str, seed: int) -> Path:
+        folder = self.lr(method, seed)
+        if method == "bicubic":
+            return self.bicubic_lr
+        if method == "oracle":
+            return self.degrade(self.camera, "clean", folder, seed, f"oracle LR seed {seed}")
+        if method == "realesrgan":
+            return self.degrade(Pipeline.from_name_or_file("realesrgan", 2), "clean", folder, seed,
+                                f"realesrgan LR seed {seed}")
+        if method == "white_noise":
+            pipeline = Pipeline.from_config([
+                {"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
+                {"op": "gaussian_noise", "params": {"sigma": round(self.white_sigma, 3)}},
+                {"op": "quantize"}], 2, "white_noise_fitted")
+            return self.degrade(pipeline, "clean", folder, seed, f"white_noise LR seed {seed}")
+        if not self.complete(folder):
+            self.run_logged(f"deflow translate seed {seed}", [
+                self.py, "-m", "deflow.tools.translate", "--model_path", self.deflow_checkpoint, "--source_dir",
+                self.bicubic_lr, "--out_dir", folder, "--seed", seed], f"deflow_translate_seed{seed}")
+        return folder
+
+    def train_deflow(self) -> None:
+        iters = self.budget.deflow_iters
+        data, root = self.out / "deflow/data", self.out / "deflow" / f"it{iters}"
+        self.deflow_checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
+        if self.deflow_checkpoint.exists():
+            self.progress("deflow training", f"reusing {self.deflow_checkpoint}")
+            return
+        build(self.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
+        build(self.real_lr, data / "real", [1, 4], log=lambda line: None)
+        sets = {"datasets.train.dataroot_clean_gt": data / "clean/1x", "datasets.train.dataroot_clean_lq": data / "clean/4x",
+                "datasets.train.dataroot_degraded_gt": data / "real/1x",
+                "datasets.train.dataroot_degraded_lq": data / "real/4x", "train.total_iter": iters,
+                "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
+                "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
+                "logger.use_tb_logger": False, "path.experiments_root": root}
+        self.run_logged(f"deflow training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", DEFLOW_CONFIG,
+                                                          "--resume", "auto", *overrides(sets)], f"deflow_it{iters}")
+
+    # ------------------------------------------------------------ one SR model: train, score, realism
+    def sr_run(self, method: str, seed: int) -> dict:
+        lr_dir = self.make_lr(method, seed)
+        iters, root = self.budget.sr_iters, self.run_dir("sr", method, seed)
+        checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
+        step = f"sr {method} seed {seed}"
+        if not checkpoint.exists():
+            sets = {"name": f"sr_bench_{method}_seed{seed}", "manual_seed": seed,
+                    "datasets.train.dataroot_gt": self.photos("clean"), "datasets.train.dataroot_lq": lr_dir,
+                    "datasets.val.dataroot_gt": self.photos("clean"), "datasets.val.dataroot_lq": lr_dir,
+                    "train.total_iter": iters, "train.scheduler.milestones": [iters * 3 // 4],
+                    "logger.save_checkpoint_freq": max(100, iters // 3), "path.experiments_root": root}
+            self.run_logged(f"{step} training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", SR_CONFIG,
+                                                              "--resume", "auto", *overrides(sets)],
+                            f"sr_{self.key(method)}_seed{seed}_it{iters}")
+        scores_dir = self.run_dir("eval", method, seed)
+        metrics_file = scores_dir / "metrics.json"
+        if not metrics_file.exists() or metrics_file.stat().st_mtime < checkpoint.stat().st_mtime:
+            self.run_logged(f"{step} scoring", [
+                self.py, "-m", "deflow.tools.test_sr", "--model_path", checkpoint, "--input", self.test_lr, "--gt",
+                self.photos("test"), "--out", scores_dir], f"eval_{self.key(method)}_seed{seed}_it{iters}")
+        scores = json.loads(metrics_file.read_text())
+        result = {"method": method, "seed": seed, **{k: scores["mean"][k] for k in ("psnr", "ssim", "lpips")},
+                  "per_image": {row["name"]: {"psnr": row["psnr"], "ssim": row["ssim"]} for row in scores["images"]},
+                  "lpips_unavailable": scores["lpips_unavailable"], "lr_noise_std_8bit": noise_sigma(list_images(lr_dir)),
+                  **self.realism(method, seed, lr_dir, scores_dir)}
+        self.progress(step, f"PSNR {result['psnr']:.3f}  SSIM {result['ssim']:.4f}  C2ST vs camera "
+                      f"{result['c2st_vs_camera']:.3f}  vs real domain {result['c2st_vs_real_domain']:.3f}")
+        return result
+
+    def realism(self, method: str, seed: int, lr_dir: Path, scores_dir: Path) -> dict:
+        n, steps = self.budget.c2st_patches, self.budget.c2st_steps
+        cache = scores_dir / f"realism_n{n}_steps{steps}.json"
+        if cache.exists():
+            return json.loads(cache.read_text())
+        started = time.time()
+        synthetic = [read_image(p) for p in list_images(lr_dir)]
+        result = {}
+        for i, (name, images) in enumerate([("c2st_vs_camera", self.realism_images["reference"]),
+                                            ("c2st_vs_real_domain", self.realism_images["real"])]):
+            a = sample_patches(synthetic, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i))
+            b = sample_patches(images, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i + 1))
+            result[name] = c2st_accuracy(a.to(self.device), b.to(self.device), seed=seed, steps=steps)
+        cache.write_text(json.dumps(result))
+        self.progress(f"realism {method} seed {seed}", f"{n} patches of {PATCH} px per class", started)
+        return result
+
+    # ------------------------------------------------------------ everything, in parallel where independent
+    def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
+        """Every (method, seed) SR run; DeFlow trains beside the other methods' runs. `on_result(results)` after each."""
+        results = []
+        with ThreadPoolExecutor(self.jobs) as pool:
+            deflow = pool.submit(self.train_deflow) if "deflow" in self.methods else None
+            pending = {pool.submit(self.sr_run, m, s) for s in seeds for m in self.methods if m != "deflow"}
+            pending |= {deflow} - {None}
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        value = future.result()
+                        if future is deflow:
+                            pending |= {pool.submit(self.sr_run, "deflow", s) for s in seeds}
+                        else:
+                            results.append(value)
+                            on_result(results)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        return results
+
+
+def overrides(sets: dict) -> list[str]:
+    return [arg for key, value in sets.items() for arg in ("--set", f"{key}={json.dumps(value, default=str)}"
+                                                           if isinstance(value, list) else f"{key}={value}")]
+
+
+def fit_white_noise_sigma(clean_lr: list[torch.Tensor], target: float) -> float:
+    """The Gaussian noise std (8-bit units) that, added to the clean LR images and rounded to 8 bit, gives a mean
+    `noise_std` of `target`: bisection, one fixed noise draw (so the estimate grows monotonically with the std)."""
+    def measured(sigma: float) -> float:
+        generator = torch.Generator().manual_seed(0)
+        return statistics.mean(noise_std(quantize(gaussian_noise(img[None], sigma / 255, generator=generator))[0])
+                               for img in clean_lr)
+
+    lo, hi = 0.0, 128.0
+    if measured(lo) >= target:
+        return 0.0
+    for _ in range(14):  # to 128 / 2^14 < 0.01
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if measured(mid) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+# ---------------------------------------------------------------- summary and report
+
+def spread(values: list) -> dict | None:
+    """{"mean", "std" (over seeds; None for one), "n", "values"}, or None when no value is there."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values), "values": values}
+
+
+def summarize(results: list[dict]) -> dict:
+    """Per method: mean and spread over seeds of every score, and the gap closed, paired by seed."""
+    by_run = {(r["method"], r["seed"]): r for r in results}
+    summary = {}
+    for method in METHODS:
+        runs = sorted((r for r in results if r["method"] == method), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        entry = {key: spread([r[key] for r in runs]) for key in
+                 ("psnr", "ssim", "lpips", "c2st_vs_camera", "c2st_vs_real_domain", "lr_noise_std_8bit")}
+        for metric in ("psnr", "ssim"):
+            closed = []
+            for r in runs:
+                low, high = by_run.get(("bicubic", r["seed"])), by_run.get(("oracle", r["seed"]))
+                if low and high and high[metric] != low[metric]:
+                    closed.append((r[metric] - low[metric]) / (high[metric] - low[metric]))
+            entry[f"gap_closed_{metric}"] = spread(closed)
+        entry["psnr_per_image"] = {name: statistics.mean(r["per_image"][name]["psnr"] for r in runs)
+                                   for name in runs[0]["per_image"]}
+        summary[method] = entry
+    return summary
+
+
+def oracle_gap(results: list[dict]) -> dict | None:
+    """Oracle minus bicubic PSNR, per seed: how much room the camera leaves for a better degradation model."""
+    by_run = {(r["method"], r["seed"]): r for r in results}
+    return spread([by_run[("oracle", s)]["psnr"] - by_run[("bicubic", s)]["psnr"]
+                   for m, s in by_run if m == "oracle" and ("bicubic", s) in by_run])
+
+
+def fmt(value: dict | None, digits: int, percent: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    scale, unit = (100, " %") if percent else (1, "")
+    text = f"{value['mean'] * scale:.{digits}f}"
+    if value["std"] is not None:
+        text += f" ± {value['std'] * scale:.{digits}f}"
+    return text + unit
+
+
+def markdown(report: dict) -> str:
+    summary, run = report["summary"], report["run"]
+    lines = [f"# Camera benchmark x2 ({run['mode']}{', partial' if report['partial'] else ''})", "",
+             f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
+             f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
+             "| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
+             "| C2ST vs real domain | LR noise std (8-bit) |", "|" + " --- |" * 9]
+    for method, s in summary.items():
+        lines.append(f"| {method} | {fmt(s['psnr'], 3)} | {fmt(s['ssim'], 4)} | {fmt(s['lpips'], 4)} | "
+                     f"{fmt(s['gap_closed_psnr'], 0, True)} | {fmt(s['gap_closed_ssim'], 0, True)} | "
+                     f"{fmt(s['c2st_vs_camera'], 1, True)} | {fmt(s['c2st_vs_real_domain'], 1, True)} | "
+                     f"{fmt(s['lr_noise_std_8bit'], 1)} |")
+    gap = report["oracle_minus_bicubic_psnr"]
+    if gap is not None:
+        verdict = ("readable" if gap["mean"] >= GAP_MIN_DB else
+                   f"below {GAP_MIN_DB:g} dB: the gap-closed ratios are mostly noise")
+        lines += ["", f"Oracle - bicubic PSNR: {fmt(gap, 2)} dB ({verdict})."]
+    names = next(iter(summary.values()))["psnr_per_image"] if summary else {}
+    lines += ["", "PSNR per test photo (dB, mean over seeds):", "",
+              "| method | " + " | ".join(names) + " |", "|" + " --- |" * (len(names) + 1)]
+    lines += [f"| {m} | " + " | ".join(f"{s['psnr_per_image'][n]:.2f}" for n in names) + " |"
+              for m, s in summary.items()]
+    s = report["settings"]
+    lines += ["", "## Settings", "",
+              f"- camera: {', '.join(f'{k} {v}' for k, v in s['camera'].items())}; noise draws seeded {CAMERA_SEED}",
+              f"- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
+              f"- SR: {SR_CONFIG.relative_to(ROOT)}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
+              f"DeFlow: {DEFLOW_CONFIG.relative_to(ROOT)}, {s['deflow_iters']} iterations, trained once",
+              f"- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
+              + (f"; white_noise sigma fitted: {s['white_noise_sigma_8bit']:.2f}" if "white_noise_sigma_8bit" in s else ""),
+              f"- LPIPS: {'unavailable: ' + report['lpips_unavailable'] if report['lpips_unavailable'] else 'LPIPS-Alex'}",
+              "", "Spread: ± is the standard deviation over seeds (SR initialisation and crops, the methods' noise draws; "
+              "DeFlow is trained once). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
+              "C2ST: held-out accuracy of a small CNN telling the method's LR patches from the camera's; 50 % = "
+              "indistinguishable. 'Same photos' compares with the camera's LR of the same clean photos (another noise "
+              "draw); 'real domain' with the unpaired real LR images, other photos, so content counts too and the "
+              "oracle's accuracy is that column's floor."]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- command line
+
+def parse_args(argv=None) -> argparse.Namespace:
+    cores = os.cpu_count() or 1
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one seed and short trainings (about 10 min on 2 cores)")
+    parser.add_argument("--out", type=Path, default=Path("bench"), help="output folder (default bench)")
+    for role, names in SPLIT.items():
+        parser.add_argument(f"--{role}", nargs="+", default=names, metavar="PHOTO",
+                            help=f"photos of the {role} set (default: {' '.join(names)})")
+    parser.add_argument("--camera", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="camera parameters (deflow/tools/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick), 0 1 2 (full)")
+    parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1500 full)")
+    parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
+    parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
+    parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
+    args = parser.parse_args(argv)
+    args.threads = args.threads or max(1, cores // args.jobs)
+    return args
+
+
+def check_settings(args) -> tuple[dict, Camera, Budget]:
+    split = {role: list(getattr(args, role)) for role in SPLIT}
+    seen: dict[str, str] = {}
+    for role, names in split.items():
+        for name in names:
+            if name not in PHOTOS:
+                raise UserError(f"--{role} {name}: unknown photo; available: {', '.join(PHOTOS)}")
+            if name in seen:
+                raise UserError(f"photo {name} is in both --{seen[name]} and --{role}; the sets must be disjoint")
+            seen[name] = role
+    values = {}
+    for item in args.camera:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise UserError(f"--camera {item}: expected KEY=VALUE, e.g. read_std=0.03")
+        values[key] = yaml.safe_load(text)
+    camera = Camera(CameraParams.from_dict(values))
+    if camera.scale != 2:
+        raise UserError(f"--camera scale={camera.scale}: the benchmark is x2 (its SR config is x2)")
+    budget = BUDGETS["quick" if args.quick else "full"]
+    budget = replace(budget, seeds=tuple(args.seeds or budget.seeds), sr_iters=args.sr_iters or budget.sr_iters,
+                     deflow_iters=args.deflow_iters or budget.deflow_iters)
+    if CAMERA_SEED + 1 in budget.seeds:
+        raise UserError(f"--seeds: {CAMERA_SEED + 1} is the realism reference's camera seed; choose another")
+    if args.jobs < 1 or args.threads < 1:
+        raise UserError("--jobs and --threads must be >= 1")
+    return split, camera, budget
+
+
+def check_folder(out: Path, world: dict) -> None:
+    """An --out folder belongs to one split and camera: reusing its images under other settings would mix them."""
+    path = out / "settings.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        if before != world:
+            changed = [k for k in world if before.get(k) != world[k]]
+            raise UserError(f"{out} holds a benchmark with another {', '.join(changed)}; choose another --out")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(world, indent=2))
+
+
+@user_errors_exit_2
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    split, camera, budget = check_settings(args)
+    check_folder(args.out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED})
+    torch.set_num_threads(args.threads)
+    progress = Progress()
+    bench = Bench(args, budget, camera, split, progress)
+    load = os.getloadavg()[0]
+    run_info = {"mode": "quick" if args.quick else "full", "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores, load average {load:.1f} "
+                           f"at start; torch {torch.__version__} on {bench.device}; {args.jobs} jobs x {args.threads} "
+                           f"thread(s))",
+                "command": " ".join(["python scripts/benchmark.py", *argv])}
+    progress("start", f"{run_info['mode']} run into {args.out}: methods {', '.join(args.methods)}, seeds "
+             f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it")
+    bench.prepare()
+    lock = threading.Lock()
+    report_path = args.out / ("results-quick" if args.quick else "results")
+
+    def write(results: list[dict], partial: bool = True) -> dict:
+        report = {"run": {**run_info, "wall_seconds": time.time() - progress.start}, "partial": partial,
+                  "settings": {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
+                               "sr_config": str(SR_CONFIG.relative_to(ROOT)), "sr_iters": budget.sr_iters,
+                               "deflow_config": str(DEFLOW_CONFIG.relative_to(ROOT)),
+                               "deflow_iters": budget.deflow_iters, "seeds": list(budget.seeds),
+                               "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
+                                        "steps": budget.c2st_steps}, **bench.info},
+                  "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
+                  "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results),
+                  "runs": sorted(results, key=lambda r: (METHODS.index(r["method"]), r["seed"]))}
+        with lock:
+            report_path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
+            report_path.with_suffix(".md").write_text(markdown(report))
+        return report
+
+    report = write(bench.run_all(budget.seeds, write), partial=False)
+    print("\n" + markdown(report), flush=True)
+    progress("done", f"{report_path.with_suffix('.md')}, {report_path.with_suffix('.json')}")
