@@ -1,13 +1,19 @@
-# make test  : create .venv if missing, run the test suite
-# make demo  : create .venv if missing, run the CPU demo (trains confs/cpu/sr-rrdb-x2.yml on skimage photos)
+# make test : create .venv if missing, run the test suite
+# make demo : create .venv if missing, run the whole pipeline on skimage's photos on the CPU, write a report
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo_out
-TRAIN_PHOTOS := astronaut coffee rocket hubble_deep_field immunohistochemistry motorcycle_left
-VAL_PHOTOS := chelsea motorcycle_right
+DATA := $(DEMO)/data
+CLEAN_PHOTOS := astronaut coffee rocket immunohistochemistry
+REAL_PHOTOS := hubble_deep_field motorcycle_left retina
+TEST_PHOTOS := chelsea motorcycle_right
+DEFLOW_ITERS ?= 800
+SR_ITERS ?= 600
+DEFLOW_CKPT := $(DEMO)/experiments/deflow/checkpoints/iter_$(shell printf %08d $(DEFLOW_ITERS)).pth
+SR_CKPT := $(DEMO)/experiments/sr/checkpoints/iter_$(shell printf %08d $(SR_ITERS)).pth
 
-.PHONY: test demo demo-data venv clean
+.PHONY: test demo venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,15 +27,36 @@ $(VENV)/.installed: pyproject.toml
 test: venv
 	$(PY) -m pytest tests
 
-demo-data: venv
-	$(PY) scripts/sample_photos.py --out $(DEMO)/photos/sr_train --names $(TRAIN_PHOTOS)
-	$(PY) scripts/sample_photos.py --out $(DEMO)/photos/sr_val --names $(VAL_PHOTOS)
-	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/sr_train -target $(DEMO)/data/sr_train -scales 1 2
-	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/sr_val -target $(DEMO)/data/sr_val -scales 1 2
+# ---- the demo: every step is a command a user can run alone; finished steps are reused
+$(DEMO)/photos/.done: | venv
+	$(PY) scripts/sample_photos.py --out $(DEMO)/photos/clean --names $(CLEAN_PHOTOS)
+	$(PY) scripts/sample_photos.py --out $(DEMO)/photos/real --names $(REAL_PHOTOS)
+	$(PY) scripts/sample_photos.py --out $(DEMO)/photos/test --names $(TEST_PHOTOS)
+	touch $@
 
-demo: demo-data
-	$(PY) -m deflow.train -opt confs/cpu/sr-rrdb-x2.yml --set path.experiments_root=$(DEMO)/experiments/sr_rrdb_x2 --resume auto
-	@echo "demo outputs: $(DEMO)/experiments/sr_rrdb_x2 (train.log, checkpoints/, tb/ for tensorboard)"
+# the "real camera" (confs/cpu/demo-camera.yaml) makes the unpaired real LR photos and the test pairs
+$(DATA)/.done: $(DEMO)/photos/.done confs/cpu/demo-camera.yaml
+	$(PY) scripts/degrade.py --pipeline confs/cpu/demo-camera.yaml --input $(DEMO)/photos/real --out $(DEMO)/photos/real_lr --scale 2 --seed 1
+	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/test -target $(DATA)/test -scales 1 2
+	$(PY) scripts/degrade.py --pipeline confs/cpu/demo-camera.yaml --input $(DATA)/test/1x --out $(DATA)/test/real_lr --scale 2 --seed 2
+	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/clean -target $(DATA)/clean -scales 1 2 8
+	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/real_lr -target $(DATA)/real -scales 1 4
+	touch $@
+
+$(DEFLOW_CKPT): $(DATA)/.done
+	$(PY) -m deflow.train -opt confs/cpu/deflow-tiny.yml --resume auto --set train.total_iter=$(DEFLOW_ITERS) \
+		--set path.experiments_root=$(DEMO)/experiments/deflow
+
+$(DATA)/clean/.translated: $(DEFLOW_CKPT)
+	$(PY) scripts/translate.py --model_path $(DEFLOW_CKPT) --source_dir $(DATA)/clean/2x --out_dir $(DATA)/clean/2x_deflow --seed 0
+	touch $@
+
+$(SR_CKPT): $(DATA)/clean/.translated
+	$(PY) -m deflow.train -opt confs/cpu/sr-rrdb-x2.yml --resume auto --set train.total_iter=$(SR_ITERS) \
+		--set path.experiments_root=$(DEMO)/experiments/sr
+
+demo: $(SR_CKPT)
+	$(PY) scripts/test_sr.py --model_path $(SR_CKPT) --input $(DATA)/test/real_lr --gt $(DATA)/test/1x --out $(DEMO)/report
 
 clean:
-	rm -rf $(DEMO) experiments
+	rm -rf $(DEMO)

@@ -51,11 +51,11 @@ def crop(img: torch.Tensor, border: int) -> torch.Tensor:
 
 @torch.no_grad()
 def to_255(img: torch.Tensor, quantize: bool = True) -> torch.Tensor:
-    """[0, 1] -> 0-255: rounded to integers (float32) as a saved 8-bit PNG holds them (deflow.imageio.to_uint8)
-    if `quantize`, else float64."""
-    if not quantize:
-        return img.double().clamp(0, 1).mul_(255.0)
-    return img.float().clamp(0, 1).mul_(255.0).round_()
+    """[0, 1] -> 0-255, contiguous whatever the input's layout: rounded to integers (float32) as a saved
+    8-bit PNG holds them (deflow.imageio.to_uint8) if `quantize`, else float64."""
+    out = torch.empty(img.shape, dtype=torch.float32 if quantize else torch.float64, device=img.device)
+    torch.clamp(img, 0, 1, out=out).mul_(255.0)
+    return out.round_() if quantize else out
 
 
 def lpips_input(img: torch.Tensor, crop_border: int = 0, quantize: bool = True) -> torch.Tensor:
@@ -81,29 +81,20 @@ def prepare(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, color: s
     return x, y
 
 
-_thread_budget: int | None = None  # torch's thread count while one_cpu_thread has set it to 1
-
-
 @contextlib.contextmanager
 def one_cpu_thread(device: torch.device):
-    """Run torch on one CPU thread inside, restoring its setting afterwards; yields the threads it had,
-    which callers may spend on Python threads of their own (nested uses yield the outermost count).
+    """Run PSNR/SSIM on one CPU thread, restoring torch's setting afterwards.
 
-    PSNR/SSIM ops are small (SSIM works in bands of ~64k pixels), so splitting each across threads gains
+    Their ops are small (SSIM works in bands of ~64k pixels), so splitting each across threads gains
     little, while on a busy CPU (data-loader workers, other jobs) every op waits for a descheduled thread:
     measured 5-10x slower with 2 threads on 2 shared cores. Not for LPIPS, whose convolutions do scale.
     """
-    global _thread_budget
-    if device.type != "cpu":
-        yield 1
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads == 1:
+        yield
         return
-    if _thread_budget is not None:
-        yield _thread_budget
-        return
-    _thread_budget = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        yield _thread_budget
+        yield
     finally:
-        torch.set_num_threads(_thread_budget)
-        _thread_budget = None
+        torch.set_num_threads(threads)

@@ -11,7 +11,6 @@ rows that overlap by win_size - 1, which bounds memory and keeps the CPU cache w
 float64 except the box sums of 8-bit images, which float32 computes exactly (see `ssim_255`).
 """
 import math
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -109,23 +108,13 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
     band_elements = _BAND_ELEMENTS if x.device.type == "cpu" else _BAND_ELEMENTS_GPU
     rows = min(out_h, max(8, band_elements // w))
     group = max(1, band_elements // (rows * w))
-    bands = [(slice(p, p + group), slice(r, min(r + rows, out_h) + win_size - 1))
-             for p in range(0, n * c, group) for r in range(0, out_h, rows)]
-
-    def band_sums(part) -> torch.Tensor:
-        sums = torch.zeros(n * c, dtype=torch.float64, device=x.device)
-        for planes, band in part:
-            sums[planes] += _ssim_sums(planes_x[planes, band], planes_y[planes, band], window, win_size, sigma,
-                                       cov_norm, c1, c2)
-        return sums
-
-    with one_cpu_thread(x.device) as workers:
-        workers = min(workers, len(bands))
-        if workers == 1:
-            sums = band_sums(bands)
-        else:  # torch ops release the GIL: Python threads share the bands, one torch thread each
-            with ThreadPoolExecutor(workers) as pool:
-                sums = sum(pool.map(band_sums, [bands[i::workers] for i in range(workers)]))
+    sums = torch.zeros(n * c, dtype=torch.float64, device=x.device)
+    with one_cpu_thread(x.device):
+        for p in range(0, n * c, group):
+            for r in range(0, out_h, rows):
+                band = slice(r, min(r + rows, out_h) + win_size - 1)
+                sums[p:p + group] += _ssim_sums(planes_x[p:p + group, band], planes_y[p:p + group, band], window,
+                                                win_size, sigma, cov_norm, c1, c2)
     return (sums / (out_h * out_w)).view(n, c).mean(dim=1)
 
 

@@ -97,7 +97,8 @@ class Bench:
     """Paths, settings and the steps of one benchmark folder."""
 
     def __init__(self, args, budget: Budget, camera: Camera, split: dict, progress: Progress):
-        self.out, self.budget, self.camera, self.split, self.progress = args.out / "runs", budget, camera, split, progress
+        self.out, self.budget, self.camera, self.split = args.out / "runs", budget, camera, split
+        self.progress = progress
         self.methods, self.jobs = args.methods, args.jobs
         self.env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
         self.py = sys.executable
@@ -189,8 +190,8 @@ class Bench:
             return
         build(self.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
         build(self.real_lr, data / "real", [1, 4], log=lambda line: None)
-        sets = {"datasets.train.dataroot_clean_gt": data / "clean/1x", "datasets.train.dataroot_clean_lq": data / "clean/4x",
-                "datasets.train.dataroot_degraded_gt": data / "real/1x",
+        sets = {"datasets.train.dataroot_clean_gt": data / "clean/1x",
+                "datasets.train.dataroot_clean_lq": data / "clean/4x", "datasets.train.dataroot_degraded_gt": data / "real/1x",
                 "datasets.train.dataroot_degraded_lq": data / "real/4x", "train.total_iter": iters,
                 "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
                 "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
@@ -222,7 +223,8 @@ class Bench:
         scores = json.loads(metrics_file.read_text())
         result = {"method": method, "seed": seed, **{k: scores["mean"][k] for k in ("psnr", "ssim", "lpips")},
                   "per_image": {row["name"]: {"psnr": row["psnr"], "ssim": row["ssim"]} for row in scores["images"]},
-                  "lpips_unavailable": scores["lpips_unavailable"], "lr_noise_std_8bit": noise_sigma(list_images(lr_dir)),
+                  "lpips_unavailable": scores["lpips_unavailable"],
+                  "lr_noise_std_8bit": noise_sigma(list_images(lr_dir)),
                   **self.realism(method, seed, lr_dir, scores_dir)}
         self.progress(step, f"PSNR {result['psnr']:.3f}  SSIM {result['ssim']:.4f}  C2ST vs camera "
                       f"{result['c2st_vs_camera']:.3f}  vs real domain {result['c2st_vs_real_domain']:.3f}")
@@ -247,7 +249,8 @@ class Bench:
 
     # ------------------------------------------------------------ everything, in parallel where independent
     def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
-        """Every (method, seed) SR run; DeFlow trains beside the other methods' runs. `on_result(results)` after each."""
+        """Every (method, seed) SR run, DeFlow training beside the other methods' runs; `on_result(results)` after
+        each run."""
         results = []
         with ThreadPoolExecutor(self.jobs) as pool:
             deflow = pool.submit(self.train_deflow) if "deflow" in self.methods else None
@@ -366,16 +369,18 @@ def markdown(report: dict) -> str:
     lines += [f"| {m} | " + " | ".join(f"{s['psnr_per_image'][n]:.2f}" for n in names) + " |"
               for m, s in summary.items()]
     s = report["settings"]
+    fitted = s.get("white_noise_sigma_8bit")
+    lpips = f"unavailable: {report['lpips_unavailable']}" if report["lpips_unavailable"] else "LPIPS-Alex"
     lines += ["", "## Settings", "",
               f"- camera: {', '.join(f'{k} {v}' for k, v in s['camera'].items())}; noise draws seeded {CAMERA_SEED}",
               f"- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
               f"- SR: {SR_CONFIG.relative_to(ROOT)}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
               f"DeFlow: {DEFLOW_CONFIG.relative_to(ROOT)}, {s['deflow_iters']} iterations, trained once",
               f"- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
-              + (f"; white_noise sigma fitted: {s['white_noise_sigma_8bit']:.2f}" if "white_noise_sigma_8bit" in s else ""),
-              f"- LPIPS: {'unavailable: ' + report['lpips_unavailable'] if report['lpips_unavailable'] else 'LPIPS-Alex'}",
-              "", "Spread: ± is the standard deviation over seeds (SR initialisation and crops, the methods' noise draws; "
-              "DeFlow is trained once). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
+              + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
+              f"- LPIPS: {lpips}",
+              "", "Spread: ± is the standard deviation over seeds (SR initialisation and crops, the methods' noise "
+              "draws; DeFlow is trained once). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
               "C2ST: held-out accuracy of a small CNN telling the method's LR patches from the camera's; 50 % = "
               "indistinguishable. 'Same photos' compares with the camera's LR of the same clean photos (another noise "
               "draw); 'real domain' with the unpaired real LR images, other photos, so content counts too and the "
@@ -458,10 +463,11 @@ def main(argv=None):
     progress = Progress()
     bench = Bench(args, budget, camera, split, progress)
     load = os.getloadavg()[0]
-    run_info = {"mode": "quick" if args.quick else "full", "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores, load average {load:.1f} "
-                           f"at start; torch {torch.__version__} on {bench.device}; {args.jobs} jobs x {args.threads} "
-                           f"thread(s))",
+    run_info = {"mode": "quick" if args.quick else "full",
+                "date": datetime.now().astimezone().isoformat(timespec="seconds"),
+                "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores, load average "
+                           f"{load:.1f} at start; torch {torch.__version__} on {bench.device}; {args.jobs} jobs x "
+                           f"{args.threads} thread(s))",
                 "command": " ".join(["python scripts/benchmark.py", *argv])}
     progress("start", f"{run_info['mode']} run into {args.out}: methods {', '.join(args.methods)}, seeds "
              f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it")
