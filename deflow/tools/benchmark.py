@@ -190,9 +190,9 @@ class Bench:
             return
         build(self.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
         build(self.real_lr, data / "real", [1, 4], log=lambda line: None)
-        sets = {"datasets.train.dataroot_clean_gt": data / "clean/1x",
-                "datasets.train.dataroot_clean_lq": data / "clean/4x", "datasets.train.dataroot_degraded_gt": data / "real/1x",
-                "datasets.train.dataroot_degraded_lq": data / "real/4x", "train.total_iter": iters,
+        folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
+                   "degraded_lq": data / "real/4x"}
+        sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
                 "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
                 "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
                 "logger.use_tb_logger": False, "path.experiments_root": root}
