@@ -260,7 +260,10 @@ def train(opt: dict, resume: str | None = None) -> Path:
             if scheduler is not None:
                 scheduler.step()
 
-        if bad is not None:
+        if bad is None:
+            nonfinite = 0
+            model.update_ema()
+        else:  # the step was skipped: weights, optimizer state and EMA are as before it
             for optimizer in optimizers.values():
                 optimizer.zero_grad(set_to_none=True)
             nonfinite += 1
@@ -272,9 +275,6 @@ def train(opt: dict, resume: str | None = None) -> Path:
                 raise UserError(f"training stopped at iteration {iteration}: {nonfinite} consecutive non-finite values "
                                 f"(last: {bad}); last good checkpoint: {last or 'none yet'}; "
                                 "lower the learning rate or set train.grad_clip")
-            continue
-        nonfinite = 0
-        model.update_ema()
 
         if iteration % log_cfg["print_freq"] == 0 or iteration == total_iter:
             names = sorted(running)

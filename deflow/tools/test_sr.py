@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from deflow.cli import user_errors_exit_2
 from deflow.errors import UserError
-from deflow.imageio import list_images, read_image, write_image
+from deflow.imageio import image_size, list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
 from deflow.tiling import apply_tiled
 from metrics.cli import match_by_stem
@@ -25,10 +25,13 @@ from metrics.presets import PRESETS, resolve_preset, score
 from metrics.report import format_table, rows_from_scores, write_csv, write_html_report, write_json
 
 
-def check_gt_size(lr_path: Path, lr: torch.Tensor, gt_path: Path, gt: torch.Tensor, scale: int) -> None:
-    if tuple(gt.shape[1:]) != (lr.shape[1] * scale, lr.shape[2] * scale):
-        raise UserError(f"{gt_path} is {gt.shape[2]}x{gt.shape[1]} but {lr_path} is {lr.shape[2]}x{lr.shape[1]}: "
-                        f"GT must be exactly {scale}x the LR image (the model's scale)")
+def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int) -> None:
+    """Every GT is exactly `scale` times its LR image (checked from the file headers, before any work)."""
+    for lr_path, gt_path in pairs:
+        (lh, lw), (gh, gw) = image_size(lr_path), image_size(gt_path)
+        if (gh, gw) != (lh * scale, lw * scale):
+            raise UserError(f"{gt_path} is {gw}x{gh} but {lr_path} is {lw}x{lh}: "
+                            f"GT must be exactly {scale}x the LR image (the model's scale)")
 
 
 def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, preset: str = "rwsr_rgb",
@@ -38,6 +41,7 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
     scale = model.scale
     if gt_dir is not None:
         pairs = match_by_stem(input_dir, Path(gt_dir))
+        check_gt_sizes(pairs, scale)
     else:
         pairs = [(path, None) for path in list_images(input_dir)]
     resolved = resolve_preset(preset, crop_border, scale)
@@ -48,8 +52,6 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
     for lr_path, gt_path in tqdm(pairs, desc="SR", unit="img"):
         lr = read_image(lr_path)
         gt = read_image(gt_path) if gt_path is not None else None
-        if gt is not None:
-            check_gt_size(lr_path, lr, gt_path, gt, scale)
         sr = apply_tiled(model.infer, lr[None], tile, overlap=16, scale=scale, device=model.device)[0]
         sr_path = out_dir / "sr" / f"{lr_path.stem}.png"
         write_image(sr_path, sr)
