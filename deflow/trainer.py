@@ -100,18 +100,19 @@ def build_optimizer(section: dict, params):
 
 
 def build_scheduler(train_opt: dict, optimizer):
-    """Linear warm-up (train.warmup_iter) followed by train.scheduler; stepped once per iteration."""
+    """Linear warm-up (lr * (k + 1) / warmup_iter at iteration k < warmup_iter), then train.scheduler counted
+    from the end of the warm-up; stepped once per iteration."""
     lr_sched = torch.optim.lr_scheduler
+    warmup = train_opt["warmup_iter"]
     parts = []
-    if train_opt["warmup_iter"] > 0:
-        parts.append(lr_sched.LinearLR(optimizer, start_factor=1.0 / train_opt["warmup_iter"],
-                                       total_iters=train_opt["warmup_iter"]))
+    if warmup > 1:
+        parts.append(lr_sched.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup - 1))
     section = train_opt.get("scheduler") or {}
     if section:
         kwargs = {k: v for k, v in section.items() if k != "type" and v is not None}
         parts.append(torch_schedulers().get(section["type"])(optimizer, **kwargs))
     if len(parts) == 2:
-        return lr_sched.SequentialLR(optimizer, parts, milestones=[train_opt["warmup_iter"]])
+        return lr_sched.SequentialLR(optimizer, parts, milestones=[warmup])
     return parts[0] if parts else None
 
 

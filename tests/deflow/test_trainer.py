@@ -164,3 +164,54 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(cli, tin
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
     assert "1 process(es)" in (tmp_path / "one" / "train.log").read_text()
     assert "2 process(es)" in (tmp_path / "two" / "train.log").read_text()
+
+
+def test_warmup_then_cosine_restarts_by_name():
+    from deflow.trainer import build_scheduler
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    scheduler = build_scheduler({"warmup_iter": 2, "scheduler": {"type": "CosineAnnealingWarmRestarts", "T_0": 4,
+                                                                 "eta_min": 0.0}}, optimizer)
+    lrs = []
+    for _ in range(8):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    import math
+    cosine = [0.5 * (1 + math.cos(math.pi * (t % 4) / 4)) for t in range(6)]
+    assert lrs == pytest.approx([0.5, 1.0] + cosine)  # linear warm-up from lr/2, then restarts every 4
+
+
+def test_ema_averages_parameters_and_buffers():
+    from deflow.models.base import EMA
+
+    net = torch.nn.BatchNorm1d(2)
+    ema = EMA(decay=0.5)
+    ema.update(net)  # the first update copies
+    with torch.no_grad():
+        net.weight.fill_(3.0)
+        net.running_mean.fill_(4.0)
+    net.num_batches_tracked.fill_(7)
+    ema.update(net)
+    assert torch.allclose(ema.net.weight, torch.full((2,), 2.0))        # 0.5 * 1 + 0.5 * 3
+    assert torch.allclose(ema.net.running_mean, torch.full((2,), 2.0))  # buffers too: 0.5 * 0 + 0.5 * 4
+    assert int(ema.net.num_batches_tracked) == 7                        # integer buffers are copied
+
+
+def test_tensorboard_and_gradient_clipping(tiny_sr_config, monkeypatch):
+    norms = []
+    real_clip = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *args, **kwargs):
+        norms.append(max_norm)
+        return real_clip(params, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    root = train(load_options(tiny_sr_config, ["logger.use_tb_logger=true", "train.grad_clip=0.01",
+                                               "train.total_iter=4"]))
+    assert norms == [0.01] * 4
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    events = EventAccumulator(str(root / "tb"), size_guidance={"images": 0}).Reload()
+    assert {"losses/l_pix", "lr", "metrics/val/psnr"} <= set(events.Tags()["scalars"])
+    assert any(tag.startswith("images/0/") for tag in events.Tags()["images"])
