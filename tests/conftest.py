@@ -66,3 +66,23 @@ def cli():
 def _fixed_threads():
     torch.set_num_threads(2)
     yield
+
+
+def call_main(main, *args) -> tuple[int, str, str]:
+    """Run a CLI `main(argv)` in this process (no interpreter start-up): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def main_in_process():
+    return call_main

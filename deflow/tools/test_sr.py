@@ -102,9 +102,9 @@ def main(argv=None):
     model = load_for_inference(model_path, args.opt, args.device)
     if not hasattr(model, "scale"):
         raise UserError(f"{model_path}: a {type(model).__name__} is not an SR model")
-    torch.set_grad_enabled(False)
-    evaluate(model, args.input, args.out, args.gt, args.metrics, args.crop_border, args.tile or None,
-             args.lpips_backbone, args.require_lpips)
+    with torch.no_grad():
+        evaluate(model, args.input, args.out, args.gt, args.metrics, args.crop_border, args.tile or None,
+                 args.lpips_backbone, args.require_lpips)
 
 
 if __name__ == "__main__":

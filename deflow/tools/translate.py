@@ -50,8 +50,9 @@ def main(argv=None):
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     args = parser.parse_args(argv)
     model = load_for_inference(args.model_path, args.opt, args.device, expected_type="DeFlowModel")
-    torch.set_grad_enabled(False)
-    written = translate_folder(model, args.source_dir, args.out_dir, args.mode, args.seed, args.heat, args.tile or None)
+    with torch.no_grad():
+        written = translate_folder(model, args.source_dir, args.out_dir, args.mode, args.seed, args.heat,
+                                   args.tile or None)
     print(f"{len(written)} images written to {args.out_dir}")
 
 

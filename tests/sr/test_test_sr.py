@@ -30,7 +30,7 @@ def lr_gt(tmp_path):
     return tmp_path / "lr", tmp_path / "gt"
 
 
-def test_scores_and_reports_with_tiles(cli, sr_checkpoint, lr_gt, tmp_path):
+def test_scores_and_reports_with_tiles(cli, main_in_process, sr_checkpoint, lr_gt, tmp_path):
     lr, gt = lr_gt
     result = cli("scripts/test_sr.py", "--model_path", str(sr_checkpoint), "--input", str(lr), "--gt", str(gt),
                  "--out", str(tmp_path / "out"), "--tile", "32", "--device", "cpu")
@@ -45,22 +45,28 @@ def test_scores_and_reports_with_tiles(cli, sr_checkpoint, lr_gt, tmp_path):
     assert "rwsr_rgb" in json.dumps(data)
     html = (out / "report.html").read_text()
     assert "rwsr_rgb" in html and "big" in html and "<table" in html
-    whole = cli("scripts/test_sr.py", "--model_path", str(sr_checkpoint), "--input", str(lr), "--out",
-                str(tmp_path / "whole"), "--tile", "0", "--device", "cpu")
-    assert whole.returncode == 0, whole.stderr
+    from deflow.tools.test_sr import main
+
+    code, _, err = main_in_process(main, "--model_path", sr_checkpoint, "--input", lr, "--out", tmp_path / "whole",
+                                   "--tile", "0", "--device", "cpu")
+    assert code == 0, err
     a, b = read_image(out / "sr" / "big.png"), read_image(tmp_path / "whole" / "sr" / "big.png")
     assert 10 * torch.log10(1 / ((a - b) ** 2).mean()) > 35  # overlapping tiles ~ whole image
 
 
-def test_without_gt_writes_images_and_report_only(cli, sr_checkpoint, lr_gt, tmp_path):
+def test_without_gt_writes_images_and_report_only(main_in_process, sr_checkpoint, lr_gt, tmp_path):
+    from deflow.tools.test_sr import main
+
     lr, _ = lr_gt
-    result = cli("scripts/test_sr.py", "--model_path", str(sr_checkpoint), "--input", str(lr), "--out",
-                 str(tmp_path / "o"), "--device", "cpu")
-    assert result.returncode == 0, result.stderr
+    code, _, err = main_in_process(main, "--model_path", sr_checkpoint, "--input", lr, "--out", tmp_path / "o",
+                                   "--device", "cpu")
+    assert code == 0, err
     assert (tmp_path / "o" / "report.html").exists() and not (tmp_path / "o" / "metrics.csv").exists()
 
 
-def test_bad_inputs_are_one_line_errors(cli, sr_checkpoint, lr_gt, tmp_path):
+def test_bad_inputs_are_one_line_errors(main_in_process, sr_checkpoint, lr_gt, tmp_path):
+    from deflow.tools.test_sr import main
+
     lr, gt = lr_gt
     write_image(tmp_path / "gt_wrong" / "big.png", torch.rand(3, 20, 20))
     write_image(tmp_path / "gt_wrong" / "small.png", torch.rand(3, 80, 72))
@@ -73,6 +79,6 @@ def test_bad_inputs_are_one_line_errors(cli, sr_checkpoint, lr_gt, tmp_path):
         (["--input", str(lr), "--gt", str(tmp_path / "gt_wrong")], "GT must be exactly 2x the LR image"),
     ]
     for args, message in cases:
-        result = cli("scripts/test_sr.py", "--model_path", str(sr_checkpoint), *args, "--out", str(tmp_path / "x"))
-        assert result.returncode == 2, result.stderr
-        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        code, _, err = main_in_process(main, "--model_path", sr_checkpoint, *args, "--out", tmp_path / "x")
+        assert code == 2, err
+        assert message in err and len(err.strip().splitlines()) == 1, err
