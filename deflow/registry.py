@@ -99,12 +99,7 @@ def load_plugins(modules=PLUGIN_MODULES) -> dict[str, str]:
             continue
         try:
             importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):  # the plugin itself is not written yet / not installed
-                continue
-            _failed_plugins[module] = f"{type(exc).__name__}: {exc}"
         except Exception as exc:  # isolate the failure to this module's entries
             _failed_plugins[module] = f"{type(exc).__name__}: {exc}"
-        if module in _failed_plugins:
             log.warning("could not import %s (%s); its entries are unavailable", module, _failed_plugins[module])
     return dict(_failed_plugins)
