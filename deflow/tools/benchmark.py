@@ -26,6 +26,7 @@ content differences count too and the oracle's accuracy is the floor of that col
 folders, trainings whose final checkpoint exists (an unfinished one resumes), scores.
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -42,6 +43,7 @@ import torch
 import yaml
 
 from deflow.cli import user_errors_exit_2
+from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import pick_device
@@ -407,7 +409,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
     args = parser.parse_args(argv)
-    args.threads = args.threads or max(1, cores // args.jobs)
+    args.threads = args.threads or max(1, cores // max(1, args.jobs))
     return args
 
 
@@ -431,7 +433,7 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
     if camera.scale != 2:
         raise UserError(f"--camera scale={camera.scale}: the benchmark is x2 (its SR config is x2)")
     budget = BUDGETS["quick" if args.quick else "full"]
-    budget = replace(budget, seeds=tuple(args.seeds or budget.seeds), sr_iters=args.sr_iters or budget.sr_iters,
+    budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)), sr_iters=args.sr_iters or budget.sr_iters,
                      deflow_iters=args.deflow_iters or budget.deflow_iters)
     if CAMERA_SEED + 1 in budget.seeds:
         raise UserError(f"--seeds: {CAMERA_SEED + 1} is the realism reference's camera seed; choose another")
@@ -441,7 +443,8 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
 
 
 def check_folder(out: Path, world: dict) -> None:
-    """An --out folder belongs to one split and camera: reusing its images under other settings would mix them."""
+    """An --out folder belongs to one split, camera and pair of configs: reusing its images and trainings under other
+    settings would mix them."""
     path = out / "settings.json"
     if path.exists():
         before = json.loads(path.read_text())
@@ -458,7 +461,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     split, camera, budget = check_settings(args)
-    check_folder(args.out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED})
+    configs = {str(path.relative_to(ROOT)): hashlib.sha1(json.dumps(load_options(path), sort_keys=True).encode())
+               .hexdigest() for path in (SR_CONFIG, DEFLOW_CONFIG)}
+    check_folder(args.out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
+                                     "config_sha1": configs})
     torch.set_num_threads(args.threads)
     progress = Progress()
     bench = Bench(args, budget, camera, split, progress)

@@ -188,7 +188,8 @@ def test_ema_averages_parameters_and_buffers():
 
     net = torch.nn.BatchNorm1d(2)
     ema = EMA(decay=0.5)
-    ema.update(net)  # the first update copies
+    for _ in range(10):  # the first update copies; then the warm-up decay n / (n + 9) passes 0.5 at n = 10
+        ema.update(net)
     with torch.no_grad():
         net.weight.fill_(3.0)
         net.running_mean.fill_(4.0)
@@ -197,6 +198,19 @@ def test_ema_averages_parameters_and_buffers():
     assert torch.allclose(ema.net.weight, torch.full((2,), 2.0))        # 0.5 * 1 + 0.5 * 3
     assert torch.allclose(ema.net.running_mean, torch.full((2,), 2.0))  # buffers too: 0.5 * 0 + 0.5 * 4
     assert int(ema.net.num_batches_tracked) == 7                        # integer buffers are copied
+
+
+def test_ema_decay_warms_up():
+    from deflow.models.base import EMA
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    ema = EMA(decay=0.999)
+    with torch.no_grad():
+        net.weight.fill_(0.0)
+        ema.update(net)
+        net.weight.fill_(1.0)
+        ema.update(net)  # n = 2: decay 2 / 11, not 0.999
+    assert ema.net.weight.item() == pytest.approx(1 - 2 / 11)
 
 
 def test_tensorboard_and_gradient_clipping(tiny_sr_config, monkeypatch):
