@@ -336,6 +336,7 @@ def schema_for(model_type: str) -> dict:
 
 
 def deep_merge_schema(base: dict, extra: dict) -> dict:
+    """Like deep_merge, without copying: a schema's Keys must stay the same objects (REQUIRED is an identity)."""
     out = dict(base)
     for key, value in extra.items():
         out[key] = deep_merge_schema(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
