@@ -1,7 +1,7 @@
 """The camera benchmark: does a learned degradation train a better x2 SR model than hand-made ones?
 
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
-    python scripts/benchmark.py              # three seeds, full trainings: under an hour on 2 cores
+    python scripts/benchmark.py              # three seeds, full trainings: about an hour on 2 cores
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--jobs 2] [--threads 1]
 
@@ -251,25 +251,29 @@ class Bench:
 
     # ------------------------------------------------------------ everything, in parallel where independent
     def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
-        """Every (method, seed) SR run, DeFlow training beside the other methods' runs; `on_result(results)` after
-        each run."""
-        results = []
+        """Every (method, seed) SR run, seed by seed, `jobs` at a time; DeFlow trains in one slot first and its runs
+        join the queue when it is done. `on_result(results)` after each run."""
+        todo = [(method, seed) for seed in seeds for method in self.methods]
+        results, running = [], {}
         with ThreadPoolExecutor(self.jobs) as pool:
             deflow = pool.submit(self.train_deflow) if "deflow" in self.methods else None
-            pending = {pool.submit(self.sr_run, m, s) for s in seeds for m in self.methods if m != "deflow"}
-            pending |= {deflow} - {None}
+            if deflow is not None:
+                running[deflow] = None
             try:
-                while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                while todo or running:
+                    ready = deflow is None or deflow.done()
+                    while len(running) < self.jobs and any(ready or m != "deflow" for m, _ in todo):
+                        job = next(j for j in todo if ready or j[0] != "deflow")
+                        todo.remove(job)
+                        running[pool.submit(self.sr_run, *job)] = job
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         value = future.result()
-                        if future is deflow:
-                            pending |= {pool.submit(self.sr_run, "deflow", s) for s in seeds}
-                        else:
+                        if running.pop(future) is not None:
                             results.append(value)
                             on_result(results)
             except BaseException:
-                for future in pending:
+                for future in running:
                     future.cancel()
                 raise
         return results
