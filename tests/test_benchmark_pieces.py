@@ -1,8 +1,10 @@
-"""The camera benchmark's pieces: its camera model, the classifier two-sample test, the white-noise fit, the split."""
+"""The camera benchmark's pieces: its camera model, the classifier two-sample test, the white-noise fit, the split,
+the summary."""
 import pytest
 import torch
 
 from deflow.errors import UserError
+from deflow.tools.bench_report import summarize
 from deflow.tools.benchmark import check_settings, fit_white_noise_sigma, parse_args
 from deflow.tools.camera import Camera, CameraParams
 from deflow.tools.photo_sets import noise_std
@@ -73,3 +75,19 @@ def test_white_noise_fit_recovers_a_known_noise_level(photos):
 def test_overlapping_photo_sets_are_a_user_error():
     with pytest.raises(UserError, match="disjoint"):
         check_settings(parse_args(["--real", "coffee", "--test", "coffee", "chelsea"]))
+
+
+def test_gap_closed_is_paired_by_seed():
+    def run(method, seed, psnr, ssim):
+        return {"method": method, "seed": seed, "psnr": psnr, "ssim": ssim, "lpips": None, "c2st_vs_camera": 0.5,
+                "c2st_vs_real_domain": 0.5, "lr_noise_std_8bit": 1.0, "per_image": {"a": {"psnr": psnr}}}
+
+    results = [run("bicubic", 0, 20.0, 0.4), run("oracle", 0, 24.0, 0.6), run("deflow", 0, 23.0, 0.45),
+               run("bicubic", 1, 21.0, 0.5), run("oracle", 1, 23.0, 0.7), run("deflow", 1, 21.5, 0.65)]
+    summary = summarize(results, ("bicubic", "deflow", "oracle"))
+    assert summary["deflow"]["gap_closed_psnr"]["values"] == pytest.approx([0.75, 0.25])
+    assert summary["deflow"]["gap_closed_ssim"]["values"] == pytest.approx([0.25, 0.75])
+    # unpaired, (22.25 - 20.5) / (23.5 - 20.5) would be 0.583, not the mean of the pairs
+    assert summary["deflow"]["gap_closed_psnr"]["mean"] == pytest.approx(0.5)
+    assert summary["deflow"]["psnr"]["std"] == pytest.approx(1.0607, abs=1e-4)
+    assert list(summary) == ["bicubic", "deflow", "oracle"]

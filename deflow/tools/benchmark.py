@@ -47,6 +47,7 @@ from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import pick_device
+from deflow.tools.bench_report import markdown, oracle_gap, summarize
 from deflow.tools.camera import Camera, CameraParams
 from deflow.tools.create_dataset import build
 from deflow.tools.photo_sets import noise_sigma, noise_std, run, write_photo_set
@@ -67,7 +68,6 @@ SPLIT = {"real": ["coffee", "hubble_deep_field", "retina"],
 MULTIPLE = 8        # photo sides: LR = /2 and DeFlow's conditioning = LR / 4 stay aligned
 CAMERA_SEED = 1000  # the world's noise draws (real domain, test LR); CAMERA_SEED + 1: the realism reference
 PATCH = 32          # LR patch side of the realism test
-GAP_MIN_DB = 2.0    # below this oracle-vs-bicubic gap a gap-closed ratio is mostly noise (refs/calibration.md)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Budget:
     c2st_steps: int
 
 
-BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1500, (0, 1, 2), 1024, 200)}
+BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200)}
 
 
 class Progress:
@@ -301,99 +301,6 @@ def fit_white_noise_sigma(clean_lr: list[torch.Tensor], target: float) -> float:
     return (lo + hi) / 2
 
 
-# ---------------------------------------------------------------- summary and report
-
-def spread(values: list) -> dict | None:
-    """{"mean", "std" (over seeds; None for one), "n", "values"}, or None when no value is there."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
-            "n": len(values), "values": values}
-
-
-def summarize(results: list[dict]) -> dict:
-    """Per method: mean and spread over seeds of every score, and the gap closed, paired by seed."""
-    by_run = {(r["method"], r["seed"]): r for r in results}
-    summary = {}
-    for method in METHODS:
-        runs = sorted((r for r in results if r["method"] == method), key=lambda r: r["seed"])
-        if not runs:
-            continue
-        entry = {key: spread([r[key] for r in runs]) for key in
-                 ("psnr", "ssim", "lpips", "c2st_vs_camera", "c2st_vs_real_domain", "lr_noise_std_8bit")}
-        for metric in ("psnr", "ssim"):
-            closed = []
-            for r in runs:
-                low, high = by_run.get(("bicubic", r["seed"])), by_run.get(("oracle", r["seed"]))
-                if low and high and high[metric] != low[metric]:
-                    closed.append((r[metric] - low[metric]) / (high[metric] - low[metric]))
-            entry[f"gap_closed_{metric}"] = spread(closed)
-        entry["psnr_per_image"] = {name: statistics.mean(r["per_image"][name]["psnr"] for r in runs)
-                                   for name in runs[0]["per_image"]}
-        summary[method] = entry
-    return summary
-
-
-def oracle_gap(results: list[dict]) -> dict | None:
-    """Oracle minus bicubic PSNR, per seed: how much room the camera leaves for a better degradation model."""
-    by_run = {(r["method"], r["seed"]): r for r in results}
-    return spread([by_run[("oracle", s)]["psnr"] - by_run[("bicubic", s)]["psnr"]
-                   for m, s in by_run if m == "oracle" and ("bicubic", s) in by_run])
-
-
-def fmt(value: dict | None, digits: int, percent: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    scale, unit = (100, " %") if percent else (1, "")
-    text = f"{value['mean'] * scale:.{digits}f}"
-    if value["std"] is not None:
-        text += f" ± {value['std'] * scale:.{digits}f}"
-    return text + unit
-
-
-def markdown(report: dict) -> str:
-    summary, run = report["summary"], report["run"]
-    lines = [f"# Camera benchmark x2 ({run['mode']}{', partial' if report['partial'] else ''})", "",
-             f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
-             f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
-             "| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
-             "| C2ST vs real domain | LR noise std (8-bit) |", "|" + " --- |" * 9]
-    for method, s in summary.items():
-        lines.append(f"| {method} | {fmt(s['psnr'], 3)} | {fmt(s['ssim'], 4)} | {fmt(s['lpips'], 4)} | "
-                     f"{fmt(s['gap_closed_psnr'], 0, True)} | {fmt(s['gap_closed_ssim'], 0, True)} | "
-                     f"{fmt(s['c2st_vs_camera'], 1, True)} | {fmt(s['c2st_vs_real_domain'], 1, True)} | "
-                     f"{fmt(s['lr_noise_std_8bit'], 1)} |")
-    gap = report["oracle_minus_bicubic_psnr"]
-    if gap is not None:
-        verdict = ("readable" if gap["mean"] >= GAP_MIN_DB else
-                   f"below {GAP_MIN_DB:g} dB: the gap-closed ratios are mostly noise")
-        lines += ["", f"Oracle - bicubic PSNR: {fmt(gap, 2)} dB ({verdict})."]
-    names = next(iter(summary.values()))["psnr_per_image"] if summary else {}
-    lines += ["", "PSNR per test photo (dB, mean over seeds):", "",
-              "| method | " + " | ".join(names) + " |", "|" + " --- |" * (len(names) + 1)]
-    lines += [f"| {m} | " + " | ".join(f"{s['psnr_per_image'][n]:.2f}" for n in names) + " |"
-              for m, s in summary.items()]
-    s = report["settings"]
-    fitted = s.get("white_noise_sigma_8bit")
-    lpips = f"unavailable: {report['lpips_unavailable']}" if report["lpips_unavailable"] else "LPIPS-Alex"
-    lines += ["", "## Settings", "",
-              f"- camera: {', '.join(f'{k} {v}' for k, v in s['camera'].items())}; noise draws seeded {CAMERA_SEED}",
-              f"- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
-              f"- SR: {SR_CONFIG.relative_to(ROOT)}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
-              f"DeFlow: {DEFLOW_CONFIG.relative_to(ROOT)}, {s['deflow_iters']} iterations, trained once",
-              f"- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
-              + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
-              f"- LPIPS: {lpips}",
-              "", "Spread: ± is the standard deviation over seeds (SR initialisation and crops, the methods' noise "
-              "draws; DeFlow is trained once). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
-              "C2ST: held-out accuracy of a small CNN telling the method's LR patches from the camera's; 50 % = "
-              "indistinguishable. 'Same photos' compares with the camera's LR of the same clean photos (another noise "
-              "draw); 'real domain' with the unpaired real LR images, other photos, so content counts too and the "
-              "oracle's accuracy is that column's floor."]
-    return "\n".join(lines) + "\n"
-
-
 # ---------------------------------------------------------------- command line
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -408,7 +315,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="camera parameters (deflow/tools/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick), 0 1 2 (full)")
-    parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1500 full)")
+    parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
@@ -494,7 +401,7 @@ def main(argv=None):
                                "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
                                         "steps": budget.c2st_steps}, **bench.info},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
-                  "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results),
+                  "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, METHODS),
                   "runs": sorted(results, key=lambda r: (METHODS.index(r["method"]), r["seed"]))}
         with lock:
             report_path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
