@@ -7,7 +7,7 @@ from deflow.errors import UserError
 from deflow.tools.bench_report import summarize
 from deflow.tools.benchmark import check_settings, fit_white_noise_sigma, parse_args
 from deflow.tools.camera import Camera, CameraParams
-from deflow.tools.photo_sets import noise_std
+from deflow.tools.photo_sets import noise_std, write_photo_set
 from deflow.tools.sample_photos import photo
 from metrics.realism import c2st_accuracy, sample_patches
 
@@ -91,3 +91,21 @@ def test_gap_closed_is_paired_by_seed():
     assert summary["deflow"]["gap_closed_psnr"]["mean"] == pytest.approx(0.5)
     assert summary["deflow"]["psnr"]["std"] == pytest.approx(1.0607, abs=1e-4)
     assert list(summary) == ["bicubic", "deflow", "oracle"]
+
+
+def test_photo_sets_take_own_image_files_and_folders(tmp_path, photos):
+    from deflow.imageio import write_image
+    (tmp_path / "mine").mkdir()
+    for i, img in enumerate(photos[:2]):
+        write_image(tmp_path / "mine" / f"shot{i}.png", img[:, :64, :64])
+    write_image(tmp_path / "single.png", photos[2][:, :64, :64])
+    split, _, _ = check_settings(parse_args(["--real", str(tmp_path / "mine"), "--test", "chelsea",
+                                             "--clean", str(tmp_path / "single.png"), "rocket"]))
+    assert split["real"] == [str((tmp_path / "mine" / f"shot{i}.png").resolve()) for i in range(2)]
+    assert split["clean"] == [str((tmp_path / "single.png").resolve()), "rocket"]
+    written = write_photo_set(tmp_path / "set", split["clean"], multiple=8)
+    assert [p.name for p in written] == ["single.png", "rocket.png"]
+    with pytest.raises(UserError, match="nosuch.png: neither a skimage photo"):
+        check_settings(parse_args(["--real", str(tmp_path / "nosuch.png")]))
+    with pytest.raises(UserError, match="shot0 is in both"):
+        check_settings(parse_args(["--real", str(tmp_path / "mine"), "--test", str(tmp_path / "mine" / "shot0.png")]))

@@ -5,10 +5,10 @@
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--jobs 2] [--threads 1]
 
-A fixed camera (deflow/tools/camera.py) plays the unknown real camera. Three disjoint sets of skimage photos:
-`real`, whose camera LR images are the unpaired real-LR domain; `test`, whose camera LR images and originals are
-the scored pairs (originals only for scoring); `clean`, the HR images of the SR training pairs. Each method makes
-the LR images of those pairs:
+A fixed camera (deflow/tools/camera.py) plays the unknown real camera. Three disjoint sets of photos (skimage
+names by default; image files or folders of your own): `real`, whose camera LR images are the unpaired real-LR
+domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
+HR images of the SR training pairs. Each method makes the LR images of those pairs:
     bicubic      MATLAB bicubic x2 and nothing else
     white_noise  bicubic + Gaussian noise, its std fitted so the noise estimate equals the real domain's
     realesrgan   the blind random pipeline (degradations preset realesrgan)
@@ -50,8 +50,7 @@ from deflow.models.loading import pick_device
 from deflow.tools.bench_report import markdown, oracle_gap, summarize
 from deflow.tools.camera import Camera, CameraParams
 from deflow.tools.create_dataset import build
-from deflow.tools.photo_sets import noise_sigma, noise_std, run, write_photo_set
-from deflow.tools.sample_photos import PHOTOS
+from deflow.tools.photo_sets import noise_sigma, noise_std, photo_sources, run, source_name, write_photo_set
 from degradations.cli import degrade_folder
 from degradations.jpeg import quantize
 from degradations.noise import gaussian_noise
@@ -121,7 +120,7 @@ class Bench:
         return self.out / kind / self.key(method) / f"seed{seed}_it{self.budget.sr_iters}"
 
     def complete(self, folder: Path, role: str = "clean") -> bool:
-        return all((folder / f"{name}.png").exists() for name in self.split[role])
+        return all((folder / f"{source_name(source)}.png").exists() for source in self.split[role])
 
     def degrade(self, pipeline, role: str, folder: Path, seed: int, step: str) -> Path:
         if not self.complete(folder, role):
@@ -140,9 +139,10 @@ class Bench:
     # ------------------------------------------------------------ the world: photos and the camera's images
     def prepare(self) -> None:
         started = time.time()
-        for role, names in self.split.items():
-            write_photo_set(self.photos(role), names, MULTIPLE)
-        self.progress("photos", "  ".join(f"{role}: {', '.join(names)}" for role, names in self.split.items()), started)
+        for role, sources in self.split.items():
+            write_photo_set(self.photos(role), sources, MULTIPLE)
+        self.progress("photos", "  ".join(f"{role}: {', '.join(map(source_name, sources))}"
+                                          for role, sources in self.split.items()), started)
         self.real_lr = self.degrade(self.camera, "real", self.out / "lr/real", CAMERA_SEED, "camera -> real domain")
         self.test_lr = self.degrade(self.camera, "test", self.out / "lr/test", CAMERA_SEED, "camera -> test LR")
         self.reference_lr = self.degrade(self.camera, "clean", self.out / "lr/camera_reference", CAMERA_SEED + 1,
@@ -310,7 +310,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("bench"), help="output folder (default bench)")
     for role, names in SPLIT.items():
         parser.add_argument(f"--{role}", nargs="+", default=names, metavar="PHOTO",
-                            help=f"photos of the {role} set (default: {' '.join(names)})")
+                            help=f"photos of the {role} set: skimage names, image files or folders "
+                                 f"(default: {' '.join(names)})")
     parser.add_argument("--camera", nargs="+", default=[], metavar="KEY=VALUE",
                         help="camera parameters (deflow/tools/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
@@ -325,14 +326,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def check_settings(args) -> tuple[dict, Camera, Budget]:
-    split = {role: list(getattr(args, role)) for role in SPLIT}
+    split = {role: photo_sources(getattr(args, role)) for role in SPLIT}
     seen: dict[str, str] = {}
-    for role, names in split.items():
-        for name in names:
-            if name not in PHOTOS:
-                raise UserError(f"--{role} {name}: unknown photo; available: {', '.join(PHOTOS)}")
+    for role, sources in split.items():
+        for source in sources:
+            name = source_name(source)
             if name in seen:
-                raise UserError(f"photo {name} is in both --{seen[name]} and --{role}; the sets must be disjoint")
+                raise UserError(f"photo {name} is in both --{seen[name]} and --{role}; the sets must be disjoint "
+                                "(and photos need distinct file names)")
             seen[name] = role
     values = {}
     for item in args.camera:
