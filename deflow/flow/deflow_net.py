@@ -87,6 +87,13 @@ class DeFlowNet(nn.Module):
     def decode(self, latents, conds, generator: torch.Generator | None = None):
         return self.flow.decode(latents, conds, generator)
 
+    def encode_image(self, x: torch.Tensor, lq: torch.Tensor, dequant_noise: bool = True,
+                     generator: torch.Generator | None = None):
+        """x (B, C, H, W) -> ({level: latent}, logdet (B,)) under h(lq), dequantised as in training."""
+        self._check_sizes(lq, x)
+        x = self._dequantize(x, generator) if dequant_noise else x
+        return self.encode(x, self.condition(lq, generator))
+
     def nll(self, gt: torch.Tensor, lq: torch.Tensor, label, dequant_noise: bool = True,
             generator: torch.Generator | None = None) -> NLL:
         """Negative log-likelihood of gt (B, C, H, W) in the domain `label` (0 clean, 1 degraded; int or (B,)).
@@ -96,9 +103,7 @@ class DeFlowNet(nn.Module):
         bits_per_pixel is DeFlow's logged `nll`: the same sum with H W in place of D in both places (its
         dequantisation constant counts pixels, not dimensions), i.e. 3 bits_per_dim - 2 log2(quant) for RGB.
         """
-        self._check_sizes(lq, gt)
-        x = self._dequantize(gt, generator) if dequant_noise else gt
-        latents, logdet = self.encode(x, self.condition(lq, generator))
+        latents, logdet = self.encode_image(gt, lq, dequant_noise, generator)
         log_p = sum(self.shifts[str(level)].log_prob(z, label) for level, z in latents.items()) + logdet
         dims, pixels = gt[0].numel(), gt.shape[2] * gt.shape[3]
         log_q = math.log(self.quant)

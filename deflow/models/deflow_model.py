@@ -67,6 +67,10 @@ class DeFlowModel(BaseModel):
         layer = first_nonfinite_layer(net, net.nll, batch["gt"], batch["lq"], batch["label"])
         return f"first non-finite output in layer {layer}" if layer else ""
 
+    def conditioning_image(self, image: torch.Tensor) -> torch.Tensor:
+        """image (B, 3, H, W) downsampled by h's factor and rounded to 8 bit, as the LQ files of training are."""
+        return self.net_for_inference("g").h.downsample(image).clamp(0, 1).mul(255).round().div(255)
+
     @torch.no_grad()
     def convert(self, image: torch.Tensor, mode: str, generator: torch.Generator, heat: float = 1.0) -> torch.Tensor:
         """One image (1, 3, H, W) of any size -> (1, 3, H, W): padded to what the flow needs, then cropped back.
@@ -80,7 +84,7 @@ class DeFlowModel(BaseModel):
         padded = F.pad(image, (0, pad_w, 0, pad_h), mode="reflect" if min(height, width) > max(pad_h, pad_w) else "replicate")
         if mode == "restore" and self.normalize is not None:
             padded = self.normalize(padded)
-        lq = net.h.downsample(padded).clamp(0, 1).mul(255).round().div(255)  # as the 8-bit LQ files of training
+        lq = self.conditioning_image(padded)
         if mode == "degrade":
             out = net.translate(padded, lq, generator, heat=heat)
         elif mode == "restore":

@@ -29,7 +29,8 @@ def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrad
     for path in tqdm(list_images(source_dir), desc=mode, unit="img"):
         image = read_image(path)[None]
         generator = image_generator(seed, path.name, model.device)
-        out = apply_tiled(lambda x: model.convert(x, mode, generator, heat), image, tile, overlap, 1, model.device)
+        out = apply_tiled(lambda x: model.convert(x, mode, generator, heat), image, tile, overlap, 1, model.device,
+                          join="ramp" if mode == "restore" else "cut")  # cut: keeps the sampled noise's level
         target = out_dir / f"{path.stem}.png"
         write_image(target, out[0])
         written.append(target)

@@ -1,0 +1,89 @@
+"""Where does a trained DeFlow model's degradation fall short? Noise levels and per-level latent statistics.
+
+    python scripts/deflow_diagnose.py --model_path CKPT --clean DIR --degraded DIR [--seed 0] [--device auto]
+
+Noise (deflow.tools.photo_sets.noise_std, 8-bit units, mean over images) of: the clean and the degraded images;
+the clean images translated (`degrade`); degraded images sampled given h of the clean images (`sample_degraded`);
+the degraded images translated back (`restore`). Per latent level: the mean per-channel variance (trace / C of
+the channel covariance over every pixel of every image) of the encoded clean and degraded images, and of the
+model's degraded density, I + A A^T. Degraded latents that match I + A A^T while translations carry too little
+noise point at structure the per-pixel shift cannot express (dependence on content, correlation between pixels).
+"""
+import argparse
+import statistics
+from pathlib import Path
+
+import torch
+
+from deflow.cli import user_errors_exit_2
+from deflow.data.unpaired_domains_dataset import flow_size_multiple
+from deflow.imageio import list_images, read_image
+from deflow.models.deflow_model import image_generator
+from deflow.models.loading import load_for_inference
+from deflow.tools.photo_sets import noise_std
+
+
+def latent_variances(model, images: list[torch.Tensor], degraded: bool, seed: int) -> dict[str, float]:
+    """{level: trace / C of the channel covariance of the encoded images' latents, over all their pixels}."""
+    net = model.net_for_inference("g")
+    multiple = flow_size_multiple(net.scale, net.flow.L)
+    pixels: dict[str, list[torch.Tensor]] = {}
+    for i, image in enumerate(images):
+        x = image[None, :, : image.shape[1] // multiple * multiple, : image.shape[2] // multiple * multiple]
+        x = x.to(model.device)
+        if degraded and model.normalize is not None:
+            x = model.normalize(x)
+        generator = torch.Generator(model.device).manual_seed(seed + i)
+        latents, _ = net.encode_image(x, model.conditioning_image(x), generator=generator)
+        for level, z in latents.items():
+            pixels.setdefault(str(level), []).append(z[0].flatten(1).double())
+    return {level: float(torch.cov(torch.cat(z, 1)).trace()) / z[0].shape[0] for level, z in pixels.items()}
+
+
+def model_variances(model) -> dict[str, float]:
+    """{level: trace / C of I + A A^T}, the degraded density's per-channel variance."""
+    net = model.net_for_inference("g")
+    return {level: 1 + float(shift.sigma().trace()) / shift.A.shape[0] for level, shift in net.shifts.items()}
+
+
+def converted_noise(model, images: list[torch.Tensor], names: list[str], mode: str, seed: int) -> float:
+    values = [noise_std(model.convert(img[None].to(model.device), mode, image_generator(seed, name, model.device))[0])
+              for img, name in zip(images, names)]
+    return statistics.mean(values)
+
+
+@torch.no_grad()
+def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0) -> dict:
+    paths = {"clean": list_images(clean_dir), "degraded": list_images(degraded_dir)}
+    images = {domain: [read_image(p) for p in ps] for domain, ps in paths.items()}
+    names = {domain: [p.name for p in ps] for domain, ps in paths.items()}
+    noise = {domain: statistics.mean(noise_std(img) for img in imgs) for domain, imgs in images.items()}
+    for mode, domain in (("degrade", "clean"), ("sample_degraded", "clean"), ("restore", "degraded")):
+        noise[mode] = converted_noise(model, images[domain], names[domain], mode, seed)
+    levels = {"clean": latent_variances(model, images["clean"], False, seed),
+              "degraded": latent_variances(model, images["degraded"], True, seed),
+              "model_degraded": model_variances(model)}
+    return {"noise_std_8bit": noise, "latent_variance": levels}
+
+
+@user_errors_exit_2
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model_path", required=True)
+    parser.add_argument("--clean", required=True, type=Path, help="clean images (the clean domain's scale)")
+    parser.add_argument("--degraded", required=True, type=Path, help="real degraded images")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    model = load_for_inference(args.model_path, device=args.device, expected_type="DeFlowModel")
+    result = diagnose(model, args.clean, args.degraded, args.seed)
+    print("noise std (8-bit): " + "  ".join(f"{k} {v:.2f}" for k, v in result["noise_std_8bit"].items()))
+    print("latent variance per channel (trace / C): level  clean  degraded  model I + A A^T")
+    levels = result["latent_variance"]
+    for level in levels["model_degraded"]:
+        print(f"  {level:>5}  {levels['clean'][level]:.3f}  {levels['degraded'][level]:.3f}  "
+              f"{levels['model_degraded'][level]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

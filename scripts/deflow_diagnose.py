@@ -1,0 +1,4 @@
+from deflow.tools.deflow_diagnose import main
+
+if __name__ == "__main__":
+    main()
