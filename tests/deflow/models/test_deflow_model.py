@@ -105,3 +105,23 @@ def test_fine_tuning_from_a_trained_model_is_logged(tiny_deflow, tmp_path):
                                            f"path.pretrain_network_g={ckpt}", "val.val_freq=null"])
     train(opt)
     assert f"fine-tuning: weights from {ckpt}" in (tmp_path / "ft" / "train.log").read_text()
+
+
+def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(main_in_process, tiny_deflow, tmp_path):
+    from deflow.models.loading import load_for_inference
+    from deflow.tools.deflow_diagnose import diagnose, main
+
+    root, ckpt = tiny_deflow
+    model = load_for_inference(ckpt, device="cpu")
+    result = diagnose(model, root / "clean/gt", root / "degraded/gt")
+    noise = result["noise_std_8bit"]
+    assert set(noise) == {"clean", "degraded", "degrade", "sample_degraded", "restore"}
+    assert noise["degraded"] > noise["clean"] + 3  # 0.03 * 255 = 7.65 added to the degraded domain's images
+    state = checkpoint.load(ckpt)["model"]["nets"]["g"]
+    for level, value in result["latent_variance"]["model_degraded"].items():
+        a = state[f"shifts.{level}.A"].double()
+        assert value == pytest.approx(1 + float((a * a).sum()) / a.shape[0], rel=1e-9)  # trace(A A^T) = |A|_F^2
+    assert set(result["latent_variance"]["clean"]) == set(result["latent_variance"]["model_degraded"])
+    assert all(0 < v < 100 for domain in ("clean", "degraded") for v in result["latent_variance"][domain].values())
+    code, _, err = main_in_process(main, "--model_path", ckpt, "--clean", tmp_path / "nope", "--degraded", root / "src")
+    assert code == 2 and "nope: folder not found" in err
