@@ -7,8 +7,8 @@ from deflow.errors import UserError
 from deflow.tools.bench_report import summarize
 from deflow.tools.benchmark import check_settings, fit_white_noise_sigma, parse_args
 from deflow.tools.camera import Camera, CameraParams
-from deflow.tools.photo_sets import noise_std, write_photo_set
-from deflow.tools.sample_photos import photo
+from deflow.tools.photo_sets import noise_std
+from deflow.tools.sample_photos import photo, write_photo_set
 from metrics.realism import c2st_accuracy, sample_patches
 
 

@@ -50,7 +50,8 @@ from deflow.models.loading import pick_device
 from deflow.tools.bench_report import markdown, oracle_gap, summarize
 from deflow.tools.camera import Camera, CameraParams
 from deflow.tools.create_dataset import build
-from deflow.tools.photo_sets import noise_sigma, noise_std, photo_sources, run, source_name, write_photo_set
+from deflow.tools.photo_sets import noise_sigma, noise_std, run
+from deflow.tools.sample_photos import photo_sources, source_name, write_photo_set
 from degradations.cli import degrade_folder
 from degradations.jpeg import quantize
 from degradations.noise import gaussian_noise
@@ -345,8 +346,8 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
     if camera.scale != 2:
         raise UserError(f"--camera scale={camera.scale}: the benchmark is x2 (its SR config is x2)")
     budget = BUDGETS["quick" if args.quick else "full"]
-    budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)), sr_iters=args.sr_iters or budget.sr_iters,
-                     deflow_iters=args.deflow_iters or budget.deflow_iters)
+    budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)),
+                     sr_iters=args.sr_iters or budget.sr_iters, deflow_iters=args.deflow_iters or budget.deflow_iters)
     if CAMERA_SEED + 1 in budget.seeds:
         raise UserError(f"--seeds: {CAMERA_SEED + 1} is the realism reference's camera seed; choose another")
     if args.jobs < 1 or args.threads < 1:

@@ -24,8 +24,8 @@ from degradations.noise import gaussian_noise
 from degradations.resize import imresize
 from deflow.cli import user_errors_exit_2
 from deflow.imageio import list_images, write_image
-from deflow.tools.photo_sets import noise_sigma, run, write_photo_set
-from deflow.tools.sample_photos import photo
+from deflow.tools.photo_sets import noise_sigma, run
+from deflow.tools.sample_photos import photo, write_photo_set
 
 CLEAN = ["astronaut", "coffee", "rocket", "immunohistochemistry"]
 DEGRADED = ["hubble_deep_field", "motorcycle_left", "retina"]

@@ -1,4 +1,4 @@
-"""What the measured checks on skimage's photos share: photo sets on disk, a noise estimator and a logged command.
+"""What the measured checks on skimage's photos share: a noise estimator and a logged command.
 
 Used by deflow_check.py and benchmark.py.
 """
@@ -7,9 +7,7 @@ from pathlib import Path
 
 import torch
 
-from deflow.errors import UserError
-from deflow.imageio import list_images, read_image, write_image
-from deflow.tools.sample_photos import PHOTOS, photo
+from deflow.imageio import read_image
 
 # MAD -> std of a Gaussian: the median of |N(0, 1)| is 0.6745.
 MAD_TO_STD = 0.6745
@@ -28,41 +26,6 @@ def noise_std(img: torch.Tensor) -> float:
 def noise_sigma(paths: list[Path]) -> float:
     """Mean `noise_std` over image files, in 8-bit units."""
     return sum(noise_std(read_image(p)) for p in paths) / len(paths)
-
-
-def photo_sources(items: list[str]) -> list[str]:
-    """Each item a skimage photo name (deflow.tools.sample_photos.PHOTOS), an image file or a folder of images
-    (expanded to its files, sorted) -> the list of sources, files as absolute paths."""
-    sources = []
-    for item in items:
-        path = Path(item)
-        if item in PHOTOS:
-            sources.append(item)
-        elif path.is_dir():
-            sources += [str(p.resolve()) for p in list_images(path)]
-        elif path.is_file():
-            sources.append(str(path.resolve()))
-        else:
-            raise UserError(f"{item}: neither a skimage photo ({', '.join(PHOTOS)}) nor an image file or folder")
-    return sources
-
-
-def source_name(source: str) -> str:
-    """The name a photo source goes by in folders and tables: the skimage name or the file's stem."""
-    return source if source in PHOTOS else Path(source).stem
-
-
-def write_photo_set(folder: Path, sources: list[str], multiple: int = 1) -> list[Path]:
-    """Photos (skimage names or image files, see `photo_sources`) as PNG files `folder/<name>.png`, cropped at the
-    top-left to a multiple of `multiple`; existing files are kept."""
-    paths = []
-    for source in sources:
-        path = folder / f"{source_name(source)}.png"
-        if not path.exists():
-            img = photo(source) if source in PHOTOS else read_image(source)
-            write_image(path, img[:, : img.shape[1] // multiple * multiple, : img.shape[2] // multiple * multiple])
-        paths.append(path)
-    return paths
 
 
 def run(cmd: list[str], log: Path | None = None, env: dict | None = None) -> None:

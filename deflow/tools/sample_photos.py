@@ -11,7 +11,7 @@ import torch
 
 from deflow.cli import user_errors_exit_2
 from deflow.errors import UserError
-from deflow.imageio import write_image
+from deflow.imageio import list_images, read_image, write_image
 
 # name -> loader; stereo_motorcycle gives two views of one scene, kept apart as two photos
 PHOTOS = {
@@ -35,12 +35,37 @@ def photo(name: str) -> torch.Tensor:
     return torch.from_numpy(array).permute(2, 0, 1).float() / 255.0
 
 
-def write_photos(out: Path, names: list[str]) -> list[Path]:
+def photo_sources(items: list[str]) -> list[str]:
+    """Each item a skimage photo name (PHOTOS), an image file or a folder of images (expanded to its files, sorted)
+    -> the list of sources: names as given, files as absolute paths."""
+    sources = []
+    for item in items:
+        path = Path(item)
+        if item in PHOTOS:
+            sources.append(item)
+        elif path.is_dir():
+            sources += [str(p.resolve()) for p in list_images(path)]
+        elif path.is_file():
+            sources.append(str(path.resolve()))
+        else:
+            raise UserError(f"{item}: neither a skimage photo ({', '.join(PHOTOS)}) nor an image file or folder")
+    return sources
+
+
+def source_name(source: str) -> str:
+    """The name a photo source goes by in folders and tables: the skimage name or the file's stem."""
+    return Path(source).stem
+
+
+def write_photo_set(folder: Path, sources: list[str], multiple: int = 1) -> list[Path]:
+    """Photos (skimage names, or image files as absolute paths, see `photo_sources`) as PNG files
+    `folder/<name>.png`, cropped at the top-left to a multiple of `multiple`; existing files are kept."""
     paths = []
-    for name in names:
-        path = out / f"{name}.png"
+    for source in sources:
+        path = folder / f"{source_name(source)}.png"
         if not path.exists():
-            write_image(path, photo(name))
+            img = read_image(source) if Path(source).is_absolute() else photo(source)
+            write_image(path, img[:, : img.shape[1] // multiple * multiple, : img.shape[2] // multiple * multiple])
         paths.append(path)
     return paths
 
@@ -51,7 +76,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--names", nargs="+", default=list(PHOTOS))
     args = parser.parse_args(argv)
-    paths = write_photos(args.out, args.names)
+    paths = write_photo_set(args.out, args.names)
     print(f"{len(paths)} photos in {args.out}")
 
 
