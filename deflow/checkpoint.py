@@ -1,6 +1,9 @@
 """Checkpoints: one file per save, written atomically, loadable with torch.load(weights_only=True).
 
 Layout of an experiment root:  checkpoints/iter_00001000.pth (the last K kept), checkpoints/best_<metric>.pth.
+A training checkpoint holds `format_version` (FORMAT_VERSION; checked when a run resumes), `iteration`, `epoch`,
+`sampler_position` (items drawn so far over all processes), `model`, `optimizers`, `schedulers`, `scaler`, `rng`,
+`best`, `nonfinite` and the resolved `options`.
 """
 import os
 import random
@@ -14,6 +17,7 @@ from deflow.errors import UserError
 
 FORMAT_VERSION = 1
 _PERIODIC = re.compile(r"^iter_(\d+)\.pth$")
+_TEMPORARY = re.compile(r"^\..+\.tmp\d+$")
 
 
 def save_atomic(state: dict, path: Path) -> None:
@@ -53,6 +57,26 @@ def periodic_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 def latest(folder: Path) -> Path | None:
     found = periodic_checkpoints(folder)
     return found[-1][1] if found else None
+
+
+def latest_loadable(folder: Path) -> tuple[Path | None, dict | None, list[str]]:
+    """The newest periodic checkpoint that loads, its state, and one line per newer one that did not
+    (a save cut short by a crash or a full disk): (None, None, skipped) when none loads."""
+    skipped = []
+    for _, path in reversed(periodic_checkpoints(folder)):
+        try:
+            return path, load(path), skipped
+        except UserError as exc:
+            skipped.append(str(exc))
+    return None, None, skipped
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files of saves that were killed midway; returns them."""
+    found = [p for p in folder.iterdir() if _TEMPORARY.match(p.name)] if folder.is_dir() else []
+    for path in found:
+        path.unlink(missing_ok=True)
+    return found
 
 
 def prune(folder: Path, keep_last: int) -> None:

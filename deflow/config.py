@@ -136,8 +136,9 @@ def _unknown(path: str, key: str, known) -> UserError:
 def validate(section: dict, schema: dict, path: str = "") -> dict:
     """Check `section` against `schema` and return it with defaults filled.
 
-    A schema maps names to `Key`s, to nested schemas (dicts) or to callables `f(section) -> schema`
-    for sections whose keys depend on their `type` (networks, optimizers, datasets)."""
+    A schema maps names to `Key`s, to nested schemas (dicts) or to callables `f(section, path) -> schema` for
+    sections whose keys depend on their `type` (networks, optimizers, datasets); such a callable gets None for an
+    absent section and returns None when the section may stay absent (it is then None in the result)."""
     if not isinstance(section, dict):
         raise UserError(f"{path.rstrip('.')}: expected a section (mapping), got {type(section).__name__}")
     out = {}
@@ -147,10 +148,9 @@ def validate(section: dict, schema: dict, path: str = "") -> dict:
     for key, spec in schema.items():
         here = f"{path}{key}"
         if callable(spec) and not isinstance(spec, Key):
-            value = section.get(key, {})
-            if value is None:
-                continue
-            out[key] = validate(value, spec(value, here), here + ".")
+            value = section.get(key)
+            sub_schema = spec(value, here)
+            out[key] = None if sub_schema is None else validate(value or {}, sub_schema, here + ".")
         elif isinstance(spec, dict):
             out[key] = validate(section.get(key) or {}, spec, here + ".")
         elif key in section:
@@ -214,9 +214,14 @@ def docstring_args(obj) -> dict:
 _ANY = (int, float, str, bool, list, dict, type(None))
 
 
-def _typed_section(registry, kind: str, skip=("self",)):
-    """Schema of a `{type: Name, ...constructor args}` section, looked up in `registry`."""
-    def schema(section: dict, path: str) -> dict:
+def _typed_section(registry, kind: str, skip=("self",), required: str | None = None):
+    """Schema of a `{type: Name, ...constructor args}` section, looked up in `registry`. An absent section is
+    allowed (None) unless `required` says why it is needed."""
+    def schema(section: dict | None, path: str) -> dict | None:
+        if section is None:
+            if required:
+                raise UserError(f"{path}: required section missing ({required}; type: a registered {kind})")
+            return None
         if "type" not in section:
             raise UserError(f"{path}.type: required key missing (a registered {kind}: {', '.join(registry.names())})")
         cls = registry.get(section["type"])
@@ -264,13 +269,13 @@ DATASET_COMMON = {
 }
 
 
-def _datasets_schema(section: dict, path: str) -> dict:
+def _datasets_schema(section: dict | None, path: str) -> dict:
     from deflow.registry import DATASETS
 
     schema = {}
-    for phase in section:
-        if phase != "train" and phase != "val" and not phase.startswith("val_"):
-            raise UserError(f"{path}.{phase}: dataset sections are named train, val or val_<name>")
+    for phase in section or {}:
+        if phase not in ("train", "val", "test") and not phase.startswith(("val_", "test_")):
+            raise UserError(f"{path}.{phase}: dataset sections are named train, val, val_<name> or test_<name>")
 
         def phase_schema(sub, sub_path):
             typed = _typed_section(DATASETS, "dataset type")(sub, sub_path)
@@ -280,9 +285,21 @@ def _datasets_schema(section: dict, path: str) -> dict:
     return schema
 
 
-def common_schema() -> dict:
+def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training: bool) -> dict:
+    """The keys every model type has; `networks` get network_<n> and path.*_<n>, `trained` ones train.optim_<n> and
+    train.scheduler_<n>. Training sections are required only when `training` (inference needs none of them)."""
     from deflow.registry import ARCHS
 
+    optimizer = _typed_section(torch_optimizers(), "optimizer", skip=("self", "params"),
+                               required="needed to train, e.g. {type: Adam, lr: 2.0e-4}" if training else None)
+    scheduler = _typed_section(torch_schedulers(), "scheduler", skip=("self", "optimizer", "last_epoch", "verbose"))
+    path = {"experiments_root": Key((str, type(None)), None, "output folder (default experiments/<name>)")}
+    for n in networks:
+        path |= {
+            f"pretrain_network_{n}": Key((str, type(None)), None, f"start network_{n} from these weights (fresh optimizer)"),
+            f"param_key_{n}": Key(str, "params", "which weights of a checkpoint to load: params or params_ema"),
+            f"strict_load_{n}": Key(bool, True, f"require the checkpoint to match network_{n} exactly"),
+        }
     return {
         "name": Key(str, REQUIRED, "experiment name; outputs go to path.experiments_root (experiments/<name>)"),
         "model_type": Key(str, REQUIRED, "registered model type, e.g. SRModel or DeFlowModel"),
@@ -290,21 +307,18 @@ def common_schema() -> dict:
         "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present"),
         "manual_seed": Key(int, 0, "seed of every random number generator"),
         "datasets": _datasets_schema,
-        "network_g": _typed_section(ARCHS, "architecture"),
-        "path": {
-            "experiments_root": Key((str, type(None)), None, "output folder (default experiments/<name>)"),
-            "pretrain_network_g": Key((str, type(None)), None, "start a new run from these weights (fresh optimizer)"),
-            "param_key_g": Key(str, "params", "which weights of a checkpoint to load: params or params_ema"),
-            "strict_load_g": Key(bool, True, "require the checkpoint to match network_g exactly"),
-        },
+        **{f"network_{n}": _typed_section(ARCHS, "architecture", required=f"the model's network {n!r}")
+           for n in networks},
+        "path": path,
         "train": {
-            "total_iter": Key(int, REQUIRED, "number of training iterations"),
+            "total_iter": Key((int, type(None)), REQUIRED if training else None, "number of training iterations"),
             "warmup_iter": Key(int, 0, "linear learning-rate warm-up iterations (0 = none)"),
-            "optim_g": _typed_section(torch_optimizers(), "optimizer", skip=("self", "params")),
-            "scheduler": _typed_section(torch_schedulers(), "scheduler", skip=("self", "optimizer", "last_epoch", "verbose")),
+            **{f"optim_{n}": optimizer for n in trained},
+            "scheduler": scheduler,
+            **{f"scheduler_{n}": scheduler for n in trained if len(trained) > 1},
             "ema_decay": Key(float, 0.0, "EMA of weights and buffers (0 = off; 0.999 in ESRGAN)"),
             "grad_clip": Key((float, type(None)), None, "clip the gradient norm to this value (null = off)"),
-            "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite losses"),
+            "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite iterations"),
             "amp": Key((str, type(None)), None, "mixed precision on CUDA: bf16, fp16 or null (CPU always fp32)"),
         },
         "val": {
@@ -329,10 +343,12 @@ def common_schema() -> dict:
     }
 
 
-def schema_for(model_type: str) -> dict:
+def schema_for(model_type: str, training: bool = True) -> dict:
     from deflow.registry import MODELS
 
-    return deep_merge_schema(common_schema(), getattr(MODELS.get(model_type), "OPTIONS", {}))
+    model = MODELS.get(model_type)
+    base = common_schema(model.NETWORKS, model.TRAINED, training)
+    return deep_merge_schema(base, getattr(model, "OPTIONS", {}))
 
 
 def deep_merge_schema(base: dict, extra: dict) -> dict:
@@ -344,26 +360,39 @@ def deep_merge_schema(base: dict, extra: dict) -> dict:
 
 
 def _propagate(opt: dict) -> None:
-    """Copy the top-level scale and seed into the sections that need them; a contradiction is an error."""
+    """Copy the top-level scale and seed, and the network_g keys a dataset type takes from the network
+    (its FROM_NETWORK, e.g. {"flow_levels": "L"}), into the sections that need them; a contradiction is an error."""
+    from deflow.registry import ARCHS, DATASETS
+
     scale = opt.get("scale", 1)
+    for section, net in opt.items():
+        if section.startswith("network_") and isinstance(net, dict) and "type" in net:
+            if "scale" in inspect.signature(ARCHS.get(net["type"])).parameters:
+                if net.setdefault("scale", scale) != scale:
+                    raise UserError(f"{section}.scale ({net['scale']}) disagrees with scale ({scale}); "
+                                    "set only the top-level scale")
     net = opt.get("network_g")
-    if isinstance(net, dict) and "type" in net:
-        from deflow.registry import ARCHS
-        if "scale" in inspect.signature(ARCHS.get(net["type"])).parameters:
-            if net.setdefault("scale", scale) != scale:
-                raise UserError(f"network_g.scale ({net['scale']}) disagrees with scale ({scale}); "
-                                "set only the top-level scale")
     for phase, ds in (opt.get("datasets") or {}).items():
-        if isinstance(ds, dict):
-            if ds.setdefault("scale", scale) != scale:
-                raise UserError(f"datasets.{phase}.scale ({ds['scale']}) disagrees with scale ({scale}); "
-                                "set only the top-level scale")
-            ds["phase"] = "train" if phase == "train" else "val"
-            ds.setdefault("manual_seed", opt.get("manual_seed", 0))
+        if not isinstance(ds, dict):
+            continue
+        if ds.setdefault("scale", scale) != scale:
+            raise UserError(f"datasets.{phase}.scale ({ds['scale']}) disagrees with scale ({scale}); "
+                            "set only the top-level scale")
+        ds["phase"] = "train" if phase == "train" else "val"
+        ds.setdefault("manual_seed", opt.get("manual_seed", 0))
+        from_network = getattr(DATASETS.get(ds["type"]), "FROM_NETWORK", {}) if "type" in ds else {}
+        if from_network and isinstance(net, dict) and "type" in net:
+            defaults = inspect.signature(ARCHS.get(net["type"])).parameters
+            for key, net_key in from_network.items():
+                value = net.get(net_key, defaults[net_key].default)
+                if ds.setdefault(key, value) != value:
+                    raise UserError(f"datasets.{phase}.{key} ({ds[key]}) disagrees with network_g.{net_key} ({value}); "
+                                    f"set only network_g.{net_key}")
 
 
-def load_options(path: str | Path, overrides: list[str] = ()) -> dict:
-    """Read a config (with includes), apply `--set` overrides, propagate scale, validate, fill defaults."""
+def load_options(path: str | Path, overrides: list[str] = (), training: bool = True) -> dict:
+    """Read a config (with includes), apply `--set` overrides, propagate scale, validate, fill defaults.
+    With `training` false only what inference needs is required (model_type, scale, the network sections)."""
     from deflow.registry import load_plugins
 
     load_plugins()
@@ -372,8 +401,16 @@ def load_options(path: str | Path, overrides: list[str] = ()) -> dict:
         apply_override(opt, assignment)
     if "model_type" not in opt:
         raise UserError(f"{path}: model_type: required key missing (e.g. SRModel or DeFlowModel)")
+    return resolve_options(opt, training)
+
+
+def resolve_options(opt: dict, training: bool = True) -> dict:
+    """Propagate, validate and fill defaults of an option tree (from a file or a checkpoint)."""
+    opt = copy.deepcopy(opt)
+    if not training:
+        opt.setdefault("name", opt["model_type"])
     _propagate(opt)
-    opt = validate(opt, schema_for(opt["model_type"]))
+    opt = validate(opt, schema_for(opt["model_type"], training))
     if opt["path"]["experiments_root"] is None:
         opt["path"]["experiments_root"] = str(Path("experiments") / opt["name"])
     return opt
@@ -383,9 +420,10 @@ def describe_schema(model_type: str) -> str:
     """Every key of a model type with its type, default and meaning (for `--schema`)."""
     from deflow.registry import load_plugins, MODELS
 
-    load_plugins()
+    failed = load_plugins()
     model = MODELS.get(model_type)
     lines = [f"# options of model_type: {model_type}"]
+    lines += [f"# plugin not loaded, its entries are unavailable: {name}: {why}" for name, why in failed.items()]
     example = getattr(model, "EXAMPLE_SECTIONS", {})
     _describe(schema_for(model_type), "", example, lines)
     return "\n".join(lines)

@@ -5,30 +5,33 @@
 
     ARCHS.get("RRDBNet")   # the class; an unknown name raises UserError with the nearest names
 
-Modules that fill registries are imported by `load_plugins`, one at a time: a module that fails to
-import disables only its own entries, and `get` names the failure instead of the whole package breaking.
+Nothing lists the modules that register: `load_plugins` imports every module of the built-in families (the
+subpackages of `deflow` but its commands, and all of `sr`), the ground package `degradations` (its pipeline operations),
+and whatever installed packages declare in the `deflow.plugins` entry-point group:
+
+    # a user's pyproject.toml
+    [project.entry-points."deflow.plugins"]
+    my_net = "my_package.my_net"       # a module whose import runs its @ARCHS.register() decorators
+
+Each is imported on its own: one that fails disables only its own entries, and `get` names the failure.
+This module imports nothing of deflow but `deflow.errors`, so `degradations` and `metrics` can register here.
 """
 import importlib
+import importlib.metadata
 import logging
+import pkgutil
 
 from deflow.errors import UserError
 
 log = logging.getLogger("deflow")
 
-# Modules whose import fills the registries. Each is imported on its own (see load_plugins).
-PLUGIN_MODULES = (
-    "deflow.archs.rrdbnet",
-    "deflow.losses",
-    "deflow.data.datasets",
-    "deflow.flow.deflow_net",
-    "deflow.flow.h",
-    "deflow.models.deflow_model",
-    "sr.sr_model",
-    "degradations",
-    "metrics",
-)
+ENTRY_POINT_GROUP = "deflow.plugins"
+FAMILY_PACKAGES = ("deflow", "sr")
+COMMAND_PACKAGES = ("deflow.tools", "deflow.bench")  # command lines and experiments: they register nothing
+GROUND_PACKAGES = ("degradations",)
 
-_failed_plugins: dict[str, str] = {}
+failed_plugins: dict[str, str] = {}  # module or entry point -> why it could not be imported
+_loaded_entry_points: set[str] = set()
 
 
 def nearest(name: str, candidates) -> str | None:
@@ -72,8 +75,8 @@ class Registry:
             msg += f"; did you mean {close!r}?"
         else:
             msg += f"; known: {', '.join(sorted(self._entries)) or 'none'}"
-        if _failed_plugins:
-            msg += " (modules that failed to import: " + "; ".join(f"{m}: {e}" for m, e in _failed_plugins.items()) + ")"
+        if failed_plugins:
+            msg += f" (plugins that failed to import: {describe_failures()})"
         raise UserError(msg)
 
     def names(self) -> list[str]:
@@ -89,17 +92,61 @@ DATASETS = Registry("dataset type")
 LOSSES = Registry("loss")
 H_FUNCTIONS = Registry("domain-invariant function h")
 DEGRADATIONS = Registry("degradation")
-METRICS = Registry("metric")
 
 
-def load_plugins(modules=PLUGIN_MODULES) -> dict[str, str]:
-    """Import every module that fills a registry; a broken one is logged and skipped, not fatal."""
-    for module in modules:
-        if module in _failed_plugins:
+def describe_failures() -> str:
+    return "; ".join(f"{name}: {reason}" for name, reason in failed_plugins.items())
+
+
+def _record_failure(name: str, exc: Exception) -> None:
+    failed_plugins[name] = f"{type(exc).__name__}: {exc}"
+    log.warning("could not import %s (%s); its entries are unavailable", name, failed_plugins[name])
+
+
+def _import(name: str):
+    """The module, or None when its import failed (recorded, not raised; a failed module is not retried)."""
+    if name in failed_plugins:
+        return None
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # isolate the failure to this module's entries
+        _record_failure(name, exc)
+        return None
+
+
+def family_modules(package: str) -> list[str]:
+    """Every module below `package`, depth first, without the command packages. A package whose __init__ fails
+    to import is recorded and not entered."""
+    module = _import(package)
+    if module is None or not hasattr(module, "__path__"):
+        return []
+    found = []
+    for info in pkgutil.iter_modules(module.__path__, prefix=f"{package}."):
+        if info.name in COMMAND_PACKAGES:
+            continue
+        if package == "deflow" and not info.ispkg:
+            continue  # deflow's own top-level modules are the framework: they register nothing
+        found.append(info.name)
+        if info.ispkg:
+            found += family_modules(info.name)
+    return found
+
+
+def load_plugins() -> dict[str, str]:
+    """Import every module that fills a registry (see the module docstring); returns the failures so far."""
+    for package in FAMILY_PACKAGES:
+        for name in family_modules(package):
+            _import(name)
+    for package in GROUND_PACKAGES:
+        _import(package)
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        label = f"{entry.name} ({entry.value})"
+        if label in _loaded_entry_points or label in failed_plugins:
             continue
         try:
-            importlib.import_module(module)
-        except Exception as exc:  # isolate the failure to this module's entries
-            _failed_plugins[module] = f"{type(exc).__name__}: {exc}"
-            log.warning("could not import %s (%s); its entries are unavailable", module, _failed_plugins[module])
-    return dict(_failed_plugins)
+            entry.load()
+        except Exception as exc:
+            _record_failure(label, exc)
+            continue
+        _loaded_entry_points.add(label)
+    return dict(failed_plugins)

@@ -4,9 +4,8 @@
     scores = score(sr, hr, preset="rwsr_rgb", scale=4, lpips=load_lpips("alex"))
 
 Images are float RGB tensors in [0, 1], (N, 3, H, W), on any device; results are (N,) float64 tensors.
-Importing this package registers "psnr", "ssim" and "lpips" in deflow.registry.METRICS; it builds no network.
+Importing this package builds no network.
 """
-from metrics import lpips_metric, prepare, presets, psnr, report, ssim  # noqa: F401  (registers the metrics)
 from metrics.lpips_metric import BACKBONE_ENV, LPIPSMetric, load_lpips
 from metrics.presets import PRESETS, Preset, get_preset, resolve_preset, score
 

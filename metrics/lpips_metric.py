@@ -17,7 +17,6 @@ from pathlib import Path
 import torch
 
 from deflow.errors import UserError
-from deflow.registry import METRICS
 from metrics.prepare import check_pair, lpips_input
 
 BACKBONE_ENV = "DEFLOW_LPIPS_BACKBONE"
@@ -145,7 +144,6 @@ def _cached(net: str, backbone: Path) -> LPIPSMetric:
     return _build(net, backbone)
 
 
-@METRICS.register("lpips")
 def lpips_distance(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, quantize: bool = True,
                    net: str = "alex", backbone: str | Path | None = None) -> torch.Tensor:
     """LPIPS of float RGB [0, 1] images (3, H, W) or (N, 3, H, W) -> (N,) float64 on their device.

@@ -1,7 +1,6 @@
 """Peak signal-to-noise ratio per image, in float64: 10 log10(R^2 / MSE) over all channels and pixels."""
 import torch
 
-from deflow.registry import METRICS
 from metrics.prepare import prepare
 
 
@@ -17,7 +16,6 @@ def psnr_255(x: torch.Tensor, y: torch.Tensor, data_range: float = 255.0) -> tor
     return 10.0 * torch.log10(data_range ** 2 / mse)
 
 
-@METRICS.register("psnr")
 def psnr(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, color: str = "rgb",
          quantize: bool = True) -> torch.Tensor:
     """PSNR of float RGB [0, 1] images (3, H, W) or (N, 3, H, W) -> (N,) float64 on their device.

@@ -15,7 +15,6 @@ import math
 import torch
 
 from deflow.errors import UserError
-from deflow.registry import METRICS
 from metrics.prepare import one_cpu_thread, prepare
 
 WINDOWS = ("gaussian", "uniform")
@@ -118,7 +117,6 @@ def ssim_255(x: torch.Tensor, y: torch.Tensor, window: str = "gaussian", win_siz
     return (sums / (out_h * out_w)).view(n, c).mean(dim=1)
 
 
-@METRICS.register("ssim")
 def ssim(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, color: str = "rgb", quantize: bool = True,
          window: str = "uniform", win_size: int = 7, sigma: float | None = None,
          sample_covariance: bool = True) -> torch.Tensor:

@@ -1,4 +1,4 @@
-from deflow.tools.benchmark import main
+from deflow.bench.benchmark import main
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-from deflow.tools.deflow_check import main
+from deflow.bench.deflow_check import main
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-from deflow.tools.deflow_diagnose import main
+from deflow.bench.deflow_diagnose import main
 
 if __name__ == "__main__":
     main()

@@ -1,1 +1,1 @@
-"""Super-resolution model families: the L1-trained SR model now; ESRGAN GAN stage, DASR and multi-frame SR later."""
+"""Restoration model families, one folder each (`pixel/`: SRModel); `losses.py` holds the pixel losses they share."""

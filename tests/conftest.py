@@ -86,3 +86,55 @@ def call_main(main, *args) -> tuple[int, str, str]:
 @pytest.fixture
 def main_in_process():
     return call_main
+
+
+@pytest.fixture
+def tiny_deflow_config(tmp_path) -> Path:
+    """confs/cpu/deflow-tiny.yml shrunk (K=1, width 8, a 1-block encoder) on 32 px crops of three photos."""
+    from deflow.imageio import write_image
+    from deflow.tools.sample_photos import photo
+
+    data = tmp_path / "deflow_data"
+    noise = torch.Generator().manual_seed(0)
+    for domain, names in (("clean", ["astronaut", "coffee"]), ("degraded", ["rocket"])):
+        for name in names:
+            img = photo(name)[:, :96, :128]
+            if domain == "degraded":
+                img = (img + 0.03 * torch.randn(img.shape, generator=noise)).clamp(0, 1)
+            write_image(data / domain / "gt" / f"{name}.png", img)
+            write_image(data / domain / "lq" / f"{name}.png", F.avg_pool2d(img[None], 4)[0])
+    opt = yaml.safe_load((ROOT / "confs/cpu/deflow-tiny.yml").read_text())
+    opt["datasets"]["train"].update(
+        dataroot_clean_gt=str(data / "clean/gt"), dataroot_clean_lq=str(data / "clean/lq"),
+        dataroot_degraded_gt=str(data / "degraded/gt"), dataroot_degraded_lq=str(data / "degraded/lq"), gt_size=32,
+        batch_size_per_gpu=2)
+    opt["network_g"].update(K=1, hidden_channels=8, cond_nf=8, cond_nb=1, cond_gc=4)
+    opt["train"].update(total_iter=6, warmup_iter=0, ema_decay=0.9)
+    opt["logger"] = {"print_freq": 3, "save_checkpoint_freq": 3, "use_tb_logger": False}
+    opt["path"] = {"experiments_root": str(tmp_path / "deflow_exp")}
+    path = tmp_path / "deflow_tiny.yml"
+    path.write_text(yaml.safe_dump(opt))
+    return path
+
+
+@pytest.fixture
+def toy_two_stage_config(tmp_path) -> Path:
+    """ToyTwoStageModel (tests/deflow/toy_models.py) on four 32 px crops, LQ = GT (scale 1)."""
+    import tests.deflow.toy_models  # noqa: F401  (registers the toy model types)
+
+    gt, _ = write_pairs(tmp_path / "toy", 4, 32, 1)
+    opt = {
+        "name": "toy", "model_type": "ToyTwoStageModel", "num_gpu": 0, "manual_seed": 5,
+        "datasets": {"train": {"type": "PairedImageDataset", "dataroot_gt": str(gt), "dataroot_lq": str(gt),
+                               "gt_size": 16, "batch_size_per_gpu": 2}},
+        "network_g": {"type": "ToyConv"}, "network_d": {"type": "ToyConv"},
+        "path": {"experiments_root": str(tmp_path / "toy_exp")},
+        "train": {"total_iter": 8, "optim_g": {"type": "Adam", "lr": 1e-2}, "optim_d": {"type": "Adam", "lr": 1e-2},
+                  "scheduler": {"type": "StepLR", "step_size": 2, "gamma": 0.5},
+                  "scheduler_d": {"type": "StepLR", "step_size": 1, "gamma": 0.9}, "ema_decay": 0.9,
+                  "net_d_iters": 2, "net_d_init_iters": 2},
+        "logger": {"print_freq": 2, "save_checkpoint_freq": 1, "keep_last": 100, "use_tb_logger": False},
+    }
+    path = tmp_path / "toy.yml"
+    path.write_text(yaml.safe_dump(opt))
+    return path

@@ -1,22 +1,41 @@
-"""The contract between a model type and the trainer.
+"""The contract between a model type and the trainer, for every family.
 
-A model owns its networks (`self.nets`, a ModuleDict) and their EMA copies. The trainer owns the
-optimizers, schedulers, AMP, DDP and checkpoints, and drives a model only through:
+A model owns its networks (`self.nets[name]`, built from the config's `network_<name>`), their EMA copies and any
+state of its own (queues, momentum encoders). The trainer owns the optimizers, schedulers, AMP, DDP, the non-finite
+guard and checkpoints. One training iteration, as the trainer runs it:
 
-    STAGES                      names of optimizers, one `train.optim_<stage>` each, stepped in this order
-    parameters(stage)           what that optimizer updates
-    losses(batch, stage)        {name: scalar tensor}; their sum is back-propagated for that stage
-    update_ema()                after the optimizer steps
-    validate(batch)             {metric: [value per image]} for one validation batch
-    visuals(batch)              {name: (N, 3, H, W) image} for tensorboard
-    explain_nonfinite(batch)    where a non-finite loss came from, for the log
-    infer(lq)                   the model's output for an input batch (eval mode, EMA weights when kept)
+    shared = model.forward_train(batch)               # the forward pass its stages share (a GAN's fake images)
+    for name in model.stages(iteration):              # the networks that step now (D warm-up, D every k, ...)
+        losses = model.losses(batch, shared, name)    # {loss: scalar}; their sum is back-propagated into nets[name]
+    if every loss and gradient is finite on every process:
+        every staged optimizer steps (AMP's scaler updates once), then model.after_step(iteration)
+    else:
+        nothing steps: all weights, optimizer states and EMAs stay exactly as they were
+
+All stages' losses are computed before any optimizer steps, so stages of one iteration see the same weights (as in
+BasicSR's SRGANModel, whose D loss uses G's output before G's step). Each loss reaches only the parameters of its
+own network, so networks staged together must not share parameters.
+
+Class attributes:
+    NETWORKS         the `network_<name>` sections it builds; each may start from `path.pretrain_network_<name>`
+                     (with `path.strict_load_<name>`, `path.param_key_<name>`)
+    TRAINED          the networks with an optimizer `train.optim_<name>` and a schedule `train.scheduler_<name>`
+                     (default `train.scheduler`); () for a model that does not train (a classical pipeline)
+    INFER_INPUT      what `infer` takes: "image" (N, 3, h, w), "burst" (N, T, 3, h, w), or None (not a restorer)
+    OPTIONS          schema additions of this model type (see deflow.config)
+    EXAMPLE_SECTIONS sample typed sections, so `--schema` can list their keys
+    VAL_METRICS, LOWER_IS_BETTER   what `validate` returns, and which of those improve downwards
+
+Methods a model type implements: `losses` (if it trains), `validate`, `infer` (if it restores); it may override
+`forward_train`, `stages`, `after_step` (call super() to keep the EMA), `visuals`, `explain_nonfinite`,
+`state` / `load_state` (call super() and add its own tensors, so resume stays exact).
 """
 import copy
 
 import torch
 from torch import nn
 
+from deflow import checkpoint
 from deflow.errors import UserError
 
 
@@ -50,10 +69,17 @@ def unwrap(net: nn.Module) -> nn.Module:
     return net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
 
 
+def has_weights(net: nn.Module) -> bool:
+    """Whether a network has anything to load: a classical pipeline (no parameters) needs no checkpoint."""
+    return any(True for _ in net.parameters())
+
+
 class BaseModel:
-    STAGES: tuple[str, ...] = ("g",)
-    OPTIONS: dict = {}             # schema additions of this model type (see deflow.config)
-    EXAMPLE_SECTIONS: dict = {}    # sample typed sections, so `--schema` can list their keys
+    NETWORKS: tuple[str, ...] = ("g",)
+    TRAINED: tuple[str, ...] = ("g",)
+    INFER_INPUT: str | None = None
+    OPTIONS: dict = {}
+    EXAMPLE_SECTIONS: dict = {}
     VAL_METRICS: tuple[str, ...] = ()
     LOWER_IS_BETTER: frozenset = frozenset()
 
@@ -65,18 +91,14 @@ class BaseModel:
         unknown = [m for m in opt["val"]["metrics"] if m not in self.VAL_METRICS]
         if unknown:
             raise UserError(f"val.metrics: {unknown[0]!r} is not available for {type(self).__name__}; "
-                            f"choose from {', '.join(self.VAL_METRICS)}")
+                            f"choose from {', '.join(self.VAL_METRICS) or 'none'}")
 
     def keep_ema(self, name: str, decay: float) -> None:
         if decay > 0:
             self.emas[name] = EMA(decay)
 
-    def parameters(self, stage: str):
-        return [p for p in self.nets[stage].parameters() if p.requires_grad]
-
-    def update_ema(self) -> None:
-        for name, ema in self.emas.items():
-            ema.update(unwrap(self.nets[name]))
+    def parameters(self, name: str) -> list[nn.Parameter]:
+        return [p for p in self.nets[name].parameters() if p.requires_grad]
 
     def net_for_inference(self, name: str) -> nn.Module:
         ema = self.emas.get(name)
@@ -88,20 +110,36 @@ class BaseModel:
     def train(self, mode: bool = True) -> None:
         self.nets.train(mode)
 
-    def losses(self, batch: dict, stage: str) -> dict:
+    # ---- one training iteration (see the module docstring)
+    def forward_train(self, batch: dict) -> dict:
+        return {}
+
+    def stages(self, iteration: int) -> tuple[str, ...]:
+        """The networks stepped at `iteration` (counted from 1), in order."""
+        return self.TRAINED
+
+    def losses(self, batch: dict, shared: dict, stage: str) -> dict:
         raise NotImplementedError
 
+    def after_step(self, iteration: int) -> None:
+        for name, ema in self.emas.items():
+            ema.update(unwrap(self.nets[name]))
+
+    # ---- evaluation
     def validate(self, batch: dict) -> dict:
+        """{metric: [value per image]} for one validation batch."""
         raise NotImplementedError
 
     def visuals(self, batch: dict) -> dict:
+        """{name: (N, 3, H, W) image} for tensorboard."""
         return {}
 
     def explain_nonfinite(self, batch: dict) -> str:
         """Where a non-finite value came from (e.g. the first flow layer), for the log; '' if unknown."""
         return ""
 
-    def infer(self, lq: torch.Tensor) -> torch.Tensor:
+    def infer(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The restored image batch (eval mode, EMA weights when kept); see INFER_INPUT."""
         raise NotImplementedError
 
     # ---- state, for checkpoints
@@ -122,9 +160,8 @@ class BaseModel:
                 ema.steps = state["ema_steps"][name]
 
     def load_pretrained(self, name: str, path: str, param_key: str = "params", strict: bool = True) -> None:
-        """Start from trained weights: a deflow checkpoint (nets / ema) or a BasicSR file ({params, params_ema})."""
-        from deflow import checkpoint
-
+        """Start network `name` from trained weights: a deflow checkpoint (nets / ema) or a BasicSR file
+        ({params, params_ema})."""
         state = checkpoint.load(path)
         if "model" in state:  # a deflow checkpoint
             weights = state["model"]["ema" if param_key == "params_ema" else "nets"].get(name)

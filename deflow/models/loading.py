@@ -1,11 +1,12 @@
-"""Build a trained model for inference from a checkpoint (and optionally a config)."""
+"""Build a model for inference from a checkpoint and/or a config; only what inference needs is required."""
 from pathlib import Path
 
 import torch
 
 from deflow import checkpoint
-from deflow.config import load_options, validate, schema_for
+from deflow.config import load_options, resolve_options
 from deflow.errors import UserError
+from deflow.models.base import has_weights
 from deflow.registry import MODELS, load_plugins
 
 
@@ -17,27 +18,37 @@ def pick_device(choice: str = "auto") -> torch.device:
     return torch.device(choice)
 
 
-def load_for_inference(model_path: str | Path, opt_path: str | Path | None = None, device: str = "auto",
+def load_for_inference(model_path: str | Path | None, opt_path: str | Path | None = None, device: str = "auto",
                        expected_type: str | None = None):
-    """The model of checkpoint `model_path`, with its EMA weights when it kept them, in eval mode.
+    """The model in eval mode, with its EMA weights when it kept them.
 
-    The options come from `opt_path` when given, else from the checkpoint itself (every deflow checkpoint stores
-    its resolved options). BasicSR-style weight files ({params, params_ema}) need `opt_path`."""
+    The options come from `opt_path` when given (model_type, scale and the network sections are enough: BasicSR's
+    test-option files work), else from the checkpoint (every deflow checkpoint stores its options). The weights come
+    from `model_path` (a deflow checkpoint, or a BasicSR {params, params_ema} file with `opt_path`), else from the
+    config's path.pretrain_network_<name>. A network without parameters (a classical pipeline) needs none; one with
+    parameters and no weights is an error, never a randomly initialised network."""
     load_plugins()
-    state = checkpoint.load(model_path)
+    state = checkpoint.load(model_path) if model_path is not None else None
     if opt_path is not None:
-        opt = load_options(opt_path)
-    elif "options" in state:
-        opt = state["options"]
-        opt = validate(opt, schema_for(opt["model_type"]))
+        opt = load_options(opt_path, training=False)
+    elif state is not None and "options" in state:
+        opt = resolve_options(state["options"], training=False)
     else:
-        raise UserError(f"{model_path}: holds no options; pass the training config with -opt")
+        raise UserError(f"{model_path}: holds no options; pass the model's config with -opt")
     if expected_type and opt["model_type"] != expected_type:
-        raise UserError(f"{model_path}: is a {opt['model_type']} checkpoint, this command needs a {expected_type}")
+        raise UserError(f"{model_path or opt_path}: is a {opt['model_type']} model, this command needs a {expected_type}")
     model = MODELS.get(opt["model_type"])(opt, pick_device(device))
-    if "model" in state:
+    if state is not None and "model" in state:
         model.load_state(state["model"])
-    else:
+    elif state is not None:
         model.load_pretrained("g", str(model_path), "params_ema" if "params_ema" in state else "params")
+    else:
+        for name in model.NETWORKS:
+            source = opt["path"][f"pretrain_network_{name}"]
+            if source:
+                model.load_pretrained(name, source, opt["path"][f"param_key_{name}"], opt["path"][f"strict_load_{name}"])
+            elif has_weights(model.nets[name]):
+                raise UserError(f"{opt_path}: network_{name} of {opt['model_type']} has weights to load and none were "
+                                f"given; pass --model_path CKPT or set path.pretrain_network_{name}")
     model.train(False)
     return model

@@ -1,7 +1,11 @@
-"""Run a trained SR model over a folder of low-resolution images; score and report when GT is given.
+"""Run an SR model over a folder of low-resolution images; score and report when GT is given.
 
     python scripts/test_sr.py (-opt CONF | --model_path CKPT) --input LR_DIR [--gt GT_DIR] --out DIR
         [--metrics rwsr_rgb] [--crop-border N] [--tile 256] [--require-lpips] [--lpips-backbone FILE] [--device auto]
+
+-opt alone is enough for a model whose networks have no weights (a classical pipeline) or whose config names them
+(path.pretrain_network_g). A multi-frame model takes a folder of bursts: LR_DIR/<name>/ holds the frames of one burst
+(sorted by file name, all of one size) and GT_DIR/<name>.png its ground truth.
 
 Writes DIR/sr/<name>.png, and with GT: DIR/metrics.csv, DIR/metrics.json (per image and mean, preset named) and
 DIR/report.html (table worst-first, PSNR/SSIM plot, LR | SR | GT with a zoomed crop); without GT the report shows
@@ -34,33 +38,65 @@ def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int) -> None:
                             f"GT must be exactly {scale}x the LR image (the model's scale)")
 
 
+def list_bursts(input_dir: Path) -> list[Path]:
+    """The burst folders of `input_dir` (each holding the frames of one burst), sorted by name."""
+    if not input_dir.is_dir():
+        raise UserError(f"{input_dir}: folder not found; check the path")
+    bursts = sorted(p for p in input_dir.iterdir() if p.is_dir())
+    if not bursts:
+        raise UserError(f"{input_dir}: no burst folders; a multi-frame model takes one folder of frames per burst")
+    return bursts
+
+
+def read_burst(folder: Path) -> torch.Tensor:
+    """(T, 3, H, W): the frames of one burst, in file-name order."""
+    frames = [read_image(path) for path in list_images(folder)]
+    if any(f.shape != frames[0].shape for f in frames):
+        raise UserError(f"{folder}: the frames of a burst must all have one size")
+    return torch.stack(frames)
+
+
 def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, preset: str = "rwsr_rgb",
              crop_border: int | None = None, tile: int | None = 256, lpips_backbone=None, require_lpips=False):
-    """SR every image of `input_dir` into out_dir/sr; with `gt_dir`, score and report. Returns the rows."""
+    """SR every image (or burst) of `input_dir` into out_dir/sr; with `gt_dir`, score and report. Returns the rows."""
     input_dir, out_dir = Path(input_dir), Path(out_dir)
-    scale = model.scale
+    scale, burst = model.scale, model.INFER_INPUT == "burst"
+    inputs = list_bursts(input_dir) if burst else list_images(input_dir)
     if gt_dir is not None:
-        pairs = match_by_stem(input_dir, Path(gt_dir))
-        check_gt_sizes(pairs, scale)
+        gts = {path.stem: path for path in list_images(Path(gt_dir))}
+        pairs = match_by_stem(input_dir, Path(gt_dir)) if not burst else [(b, gts.get(b.name)) for b in inputs]
+        missing = [b.name for b, g in pairs if g is None]
+        if missing:
+            raise UserError(f"{gt_dir}: no GT image for burst {missing[0]}; name it {missing[0]}.png")
+        check_gt_sizes([(next(iter(list_images(b))) if burst else b, g) for b, g in pairs], scale)
     else:
-        pairs = [(path, None) for path in list_images(input_dir)]
+        pairs = [(path, None) for path in inputs]
     resolved = resolve_preset(preset, crop_border, scale)
     lpips = None
     if gt_dir is not None and resolved.lpips_net is not None:
         lpips = load_lpips(resolved.lpips_net, lpips_backbone, require=require_lpips, device=model.device)
     rows, images = [], {}
     for lr_path, gt_path in tqdm(pairs, desc="SR", unit="img"):
-        lr = read_image(lr_path)
+        name = lr_path.name if burst else lr_path.stem
         gt = read_image(gt_path) if gt_path is not None else None
-        sr = apply_tiled(model.infer, lr[None], tile, overlap=16, scale=scale, device=model.device)[0]
-        sr_path = out_dir / "sr" / f"{lr_path.stem}.png"
-        write_image(sr_path, sr)
-        images[lr_path.stem] = {"lr": lr_path, "sr": sr_path, **({"gt": gt_path} if gt_path else {})}
-        if gt is not None:
-            rows += rows_from_scores([lr_path.stem], score(sr.to(model.device), gt.to(model.device), resolved,
-                                                           lpips=lpips))
+        if burst:  # tiles cut through every frame at once: the frames travel as channels
+            frames = read_burst(lr_path)
+            shown = list_images(lr_path)[0]
+
+            def run(x: torch.Tensor, count: int = frames.shape[0]) -> torch.Tensor:
+                return model.infer(x.unflatten(1, (count, 3)))
+            sr = apply_tiled(run, frames.flatten(0, 1)[None], tile, overlap=16, scale=scale, device=model.device)[0]
         else:
-            rows.append({"name": lr_path.stem, "psnr": None, "ssim": None, "lpips": None})
+            shown = lr_path
+            sr = apply_tiled(model.infer, read_image(lr_path)[None], tile, overlap=16, scale=scale,
+                             device=model.device)[0]
+        sr_path = out_dir / "sr" / f"{name}.png"
+        write_image(sr_path, sr)
+        images[name] = {"lr": shown, "sr": sr_path, **({"gt": gt_path} if gt_path else {})}
+        if gt is not None:
+            rows += rows_from_scores([name], score(sr.to(model.device), gt.to(model.device), resolved, lpips=lpips))
+        else:
+            rows.append({"name": name, "psnr": None, "ssim": None, "lpips": None})
     note = lpips.reason if lpips is not None and not lpips.available else None
     if gt_dir is not None:
         if note:
@@ -79,7 +115,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-opt", "--opt", help="config; weights from its path.pretrain_network_g unless --model_path")
     parser.add_argument("--model_path", help="checkpoint (deflow, or BasicSR {params, params_ema} with -opt)")
-    parser.add_argument("--input", required=True, type=Path, help="folder of LR images")
+    parser.add_argument("--input", required=True, type=Path, help="folder of LR images (of burst folders for a multi-frame model)")
     parser.add_argument("--gt", type=Path, help="folder of GT images, same names (optional)")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--metrics", default="rwsr_rgb", choices=list(PRESETS), help="metric preset")
@@ -90,18 +126,12 @@ def main(argv=None):
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     if not args.opt and not args.model_path:
-        raise UserError("give -opt CONF (with path.pretrain_network_g) or --model_path CKPT")
+        raise UserError("give -opt CONF or --model_path CKPT (or both)")
     if args.out.resolve() in (args.input.resolve(), args.gt.resolve() if args.gt else None):
         raise UserError(f"--out {args.out} is an input folder; choose another folder")
-    model_path = args.model_path
-    if model_path is None:
-        from deflow.config import load_options
-        model_path = load_options(args.opt)["path"]["pretrain_network_g"]
-        if not model_path:
-            raise UserError(f"{args.opt}: path.pretrain_network_g is empty; set it or pass --model_path")
-    model = load_for_inference(model_path, args.opt, args.device)
-    if not hasattr(model, "scale"):
-        raise UserError(f"{model_path}: a {type(model).__name__} is not an SR model")
+    model = load_for_inference(args.model_path, args.opt, args.device)
+    if model.INFER_INPUT is None:
+        raise UserError(f"{args.model_path or args.opt}: a {type(model).__name__} is not an SR model")
     with torch.no_grad():
         evaluate(model, args.input, args.out, args.gt, args.metrics, args.crop_border, args.tile or None,
                  args.lpips_backbone, args.require_lpips)

@@ -5,17 +5,22 @@ import pytest
 
 from deflow.config import describe_schema, load_options
 
-CONFS = sorted(Path("confs").rglob("*.yml"))
+ROOT = Path(__file__).resolve().parents[2]
+CONFS = sorted((ROOT / "confs").rglob("*.yml")) + sorted((ROOT / "deflow").rglob("confs/*.yml"))
 
 
-@pytest.mark.parametrize("path", CONFS, ids=str)
+def test_the_configs_are_found_wherever_the_tests_run():
+    assert len(CONFS) >= 7 and {p.parent.name for p in CONFS} >= {"cpu", "paper", "confs"}
+
+
+@pytest.mark.parametrize("path", CONFS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shipped_config_validates(path):
     opt = load_options(path)
     assert opt["network_g"]["scale"] == opt["scale"]
 
 
 def test_paper_configs_have_the_published_numbers():
-    aim, ntire, dped = (load_options(f"confs/paper/DeFlow-{n}-RWSR.yml") for n in ("AIM", "NTIRE", "DPED"))
+    aim, ntire, dped = (load_options(ROOT / f"confs/paper/DeFlow-{n}-RWSR.yml") for n in ("AIM", "NTIRE", "DPED"))
     assert (aim["scale"], ntire["scale"], dped["scale"]) == (8, 4, 4)
     assert [o["train"]["optim_g"]["lr"] for o in (aim, ntire, dped)] == [1e-4, 5e-5, 5e-6]
     assert [o["datasets"]["train"]["batch_size_per_gpu"] for o in (aim, ntire, dped)] == [8, 8, 48]

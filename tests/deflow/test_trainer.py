@@ -37,13 +37,18 @@ def test_resume_continues_exactly(tiny_sr_config, tmp_path):
     assert a["schedulers"]["g"]["last_epoch"] == b["schedulers"]["g"]["last_epoch"]
 
 
-def test_resume_changes_the_result_if_data_position_were_lost(tiny_sr_config, tmp_path):
-    """The exact-resume test can fail: a run restarted from iteration 4 *without* its checkpoint differs."""
+def test_resume_depends_on_the_saved_data_position(tiny_sr_config, tmp_path):
+    """The exact-resume test can fail for the reason it guards: resuming with the checkpoint's data position
+    reset to 0 (the first batches again) ends with other weights."""
     straight = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'a'}"])
     train(straight)
-    fresh = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'b'}", "train.total_iter=4",
-                                          "manual_seed=4"])
-    train(fresh)
+    train(load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'b'}", "train.total_iter=4"]))
+    path = tmp_path / "b" / "checkpoints" / "iter_00000004.pth"
+    state = checkpoint.load(path)
+    assert state["sampler_position"] == 8  # 4 iterations x batch 2
+    state["sampler_position"] = 0
+    checkpoint.save_atomic(state, path)
+    train(load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'b'}"]), resume="auto")
     a, b = final_weights(tmp_path / "a"), final_weights(tmp_path / "b")
     assert not torch.equal(a["model"]["nets"]["g"]["conv_first.weight"], b["model"]["nets"]["g"]["conv_first.weight"])
 
@@ -90,14 +95,14 @@ def test_truncated_checkpoint_is_a_user_error(tmp_path):
 
 
 def test_nonfinite_guard_skips_names_and_stops(tiny_sr_config, monkeypatch, caplog):
-    from sr.sr_model import SRModel
+    from sr.pixel.model import SRModel
 
     real_losses = SRModel.losses
     calls = {"n": 0}
 
-    def losses_nan_after_5(self, batch, stage):
+    def losses_nan_after_5(self, batch, shared, stage):
         calls["n"] += 1
-        out = real_losses(self, batch, stage)
+        out = real_losses(self, batch, shared, stage)
         return {k: v * float("nan") for k, v in out.items()} if calls["n"] > 5 else out
 
     monkeypatch.setattr(SRModel, "losses", losses_nan_after_5)
@@ -114,10 +119,10 @@ def test_nonfinite_guard_skips_names_and_stops(tiny_sr_config, monkeypatch, capl
 
 
 def test_skipped_step_leaves_weights_untouched(tiny_sr_config, monkeypatch):
-    from sr.sr_model import SRModel
+    from sr.pixel.model import SRModel
 
     real_losses = SRModel.losses
-    monkeypatch.setattr(SRModel, "losses", lambda self, b, s: {k: v * float("inf") for k, v in real_losses(self, b, s).items()})
+    monkeypatch.setattr(SRModel, "losses", lambda self, b, sh, s: {k: v * float("inf") for k, v in real_losses(self, b, sh, s).items()})
     opt = load_options(tiny_sr_config, ["train.total_iter=2", "train.max_nonfinite=5", "val.val_freq=null",
                                         "train.ema_decay=0", "logger.save_checkpoint_freq=1"])
     torch.manual_seed(opt["manual_seed"])
@@ -134,13 +139,20 @@ def test_resume_refuses_a_checkpoint_of_another_scale(tiny_sr_config, tmp_path):
         train(opt, resume=str(checkpoint.latest(root / "checkpoints")))
 
 
-def test_pretrain_starts_fresh_from_weights(tiny_sr_config, tmp_path):
-    root = train(load_options(tiny_sr_config, ["train.total_iter=2", "val.val_freq=null"]))
+def test_pretrain_loads_the_weights_with_a_fresh_optimizer(tiny_sr_config, tmp_path):
+    root = train(load_options(tiny_sr_config, ["train.total_iter=2", "val.val_freq=null", "train.ema_decay=0"]))
     weights = checkpoint.latest(root / "checkpoints")
+    source = checkpoint.load(weights)
+    assert all(s["step"] == 2 for s in source["optimizers"]["g"]["state"].values())
+    # lr 0: the one iteration leaves the weights as loaded, so they must equal the source's
     opt = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'ft'}", "train.total_iter=1",
-                                        f"path.pretrain_network_g={weights}", "val.val_freq=null"])
-    ft = train(opt)
-    assert "fine-tuning: weights from" in (ft / "train.log").read_text()
+                                        f"path.pretrain_network_g={weights}", "val.val_freq=null", "train.optim_g.lr=0",
+                                        "train.warmup_iter=0", "train.ema_decay=0"])
+    tuned = checkpoint.load(checkpoint.latest(train(opt) / "checkpoints"))
+    for name, tensor in source["model"]["nets"]["g"].items():
+        assert torch.equal(tensor, tuned["model"]["nets"]["g"][name]), name
+    assert all(s["step"] == 1 for s in tuned["optimizers"]["g"]["state"].values())  # fresh: one step, not three
+    assert tuned["schedulers"]["g"]["last_epoch"] == 1
     bad = load_options(tiny_sr_config, [f"path.experiments_root={tmp_path / 'ft2'}", "network_g.num_feat=16",
                                          f"path.pretrain_network_g={weights}", "val.val_freq=null"])
     with pytest.raises(UserError, match="weights do not fit network_g"):
@@ -167,7 +179,7 @@ def test_two_process_ddp_matches_one_process_with_the_same_global_batch(cli, tin
 
 
 def test_warmup_then_cosine_restarts_by_name():
-    from deflow.trainer import build_scheduler
+    from deflow.optim import build_scheduler
 
     param = torch.nn.Parameter(torch.zeros(1))
     optimizer = torch.optim.SGD([param], lr=1.0)

@@ -7,8 +7,8 @@ import torch
 import torchvision
 
 from deflow.errors import UserError
-from deflow.registry import METRICS
 from metrics import BACKBONE_ENV, load_lpips, score
+from metrics.lpips_metric import lpips_distance
 from metrics.prepare import lpips_input
 from tests.metrics.photos import photo_pair, to_tensor
 
@@ -54,12 +54,12 @@ def test_score_feeds_lpips_the_cropped_8bit_image(deflow_lpips, reference):
     assert torch.equal(lpips_input(a[None], 4), a[None, :, 4:-4, 4:-4])
 
 
-def test_registered_lpips_and_env_var_find_the_same_backbone(alexnet_backbone, deflow_lpips, monkeypatch):
+def test_lpips_distance_and_env_var_find_the_same_backbone(alexnet_backbone, deflow_lpips, monkeypatch):
     monkeypatch.setenv(BACKBONE_ENV, str(alexnet_backbone))
     gt, pred = photo_pair("chelsea", 70, 90)
     a, b = to_tensor(pred), to_tensor(gt)
     assert load_lpips("alex").backbone_path == alexnet_backbone
-    assert abs(METRICS.get("lpips")(a, b).item() - deflow_lpips(a[None], b[None]).item()) < 1e-6
+    assert abs(lpips_distance(a, b).item() - deflow_lpips(a[None], b[None]).item()) < 1e-6
 
 
 def test_missing_backbone_is_reported_not_a_crash(no_cached_backbone):

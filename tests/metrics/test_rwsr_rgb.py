@@ -101,15 +101,16 @@ def test_splitting_into_bands_and_chunks_changes_nothing(preset, monkeypatch):
         assert abs(split["ssim"][0].item() - skimage_scores(gt, pred, 1)[1]) < 1e-6
 
 
-def test_registered_metrics_agree_with_score_and_keep_the_thread_setting():
-    from deflow.registry import METRICS
+def test_metric_functions_agree_with_score_and_keep_the_thread_setting():
+    from metrics.psnr import psnr
+    from metrics.ssim import ssim
 
     torch.set_num_threads(2)
     gt, pred = photo_pair("coffee", 64, 70)
     a, b = to_tensor(pred), to_tensor(gt)
     result = score(a, b, "basicsr_y", crop_border=3)
     assert torch.get_num_threads() == 2
-    assert torch.equal(METRICS.get("psnr")(a, b, crop_border=3, color="y"), result["psnr"])
-    ssim_y = METRICS.get("ssim")(a, b, crop_border=3, color="y", window="gaussian", win_size=11, sigma=1.5,
+    assert torch.equal(psnr(a, b, crop_border=3, color="y"), result["psnr"])
+    ssim_y = ssim(a, b, crop_border=3, color="y", window="gaussian", win_size=11, sigma=1.5,
                                  sample_covariance=False)
     assert torch.equal(ssim_y, result["ssim"])

@@ -1,14 +1,16 @@
-"""The camera benchmark's pieces: its camera model, the classifier two-sample test, the white-noise fit, the split,
-the summary."""
+"""The camera benchmark's pieces: the classifier two-sample test, the white-noise fit, the split, the summary, its
+packaged configs and its table of methods."""
 import pytest
 import torch
 
+from deflow.bench import benchmark
+from deflow.bench.bench_report import summarize
+from deflow.bench.benchmark import check_settings, parse_args
+from deflow.bench.methods import METHODS, Method, fit_white_noise_sigma
+from deflow.config import load_options
 from deflow.errors import UserError
-from deflow.tools.bench_report import summarize
-from deflow.tools.benchmark import check_settings, fit_white_noise_sigma, parse_args
-from deflow.tools.camera import Camera, CameraParams
-from deflow.tools.photo_sets import noise_std
 from deflow.tools.sample_photos import photo, write_photo_set
+from metrics.noise import noise_std
 from metrics.realism import c2st_accuracy, sample_patches
 
 
@@ -24,31 +26,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def test_camera_is_bit_identical_for_a_seed_and_differs_across_seeds(photos):
-    hr = torch.stack([photos[0][:, 100:164, 200:264], photos[1][:, 50:114, 300:364]])
-    camera = Camera(CameraParams())
-    first = camera(hr, torch.Generator().manual_seed(7))
-    again = camera(hr, torch.Generator().manual_seed(7))
-    other = camera(hr, torch.Generator().manual_seed(8))
-    assert first.shape == (2, 3, 32, 32)
-    assert torch.equal(first, again)
-    assert not torch.equal(first, other)
-    assert 0 <= float(first.min()) and float(first.max()) <= 1
-
-
-def test_camera_noise_is_signal_dependent_and_strong_enough_to_matter(photos):
-    flat = torch.full((1, 3, 128, 128), 0.2), torch.full((1, 3, 128, 128), 0.8)
-    camera = Camera(CameraParams(isp="srgb", jpeg_quality=0, blur_sigma=0))
-    stds = [float(camera(x, torch.Generator().manual_seed(0)).std()) * 255 for x in flat]
-    assert stds[0] != pytest.approx(stds[1], rel=0.1)
-    assert min(stds) > 3
-
-
-def test_camera_parameters_reject_unknown_keys():
-    with pytest.raises(UserError, match="read_sd"):
-        CameraParams.from_dict({"read_sd": 0.01})
 
 
 def test_c2st_is_near_chance_for_two_samples_of_one_distribution(photos, one_thread):
@@ -109,3 +86,31 @@ def test_photo_sets_take_own_image_files_and_folders(tmp_path, photos):
         check_settings(parse_args(["--real", str(tmp_path / "nosuch.png")]))
     with pytest.raises(UserError, match="shot0 is in both"):
         check_settings(parse_args(["--real", str(tmp_path / "mine"), "--test", str(tmp_path / "mine" / "shot0.png")]))
+
+
+def test_default_configs_are_package_data_that_load_from_any_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = parse_args([])
+    sr, deflow = load_options(args.sr_config), load_options(args.deflow_config)
+    assert (sr["model_type"], sr["scale"]) == ("SRModel", 2)
+    assert deflow["model_type"] == "DeFlowModel"
+    assert "deflow/bench/confs" in args.sr_config.as_posix() and "deflow/bench/confs" in args.deflow_config.as_posix()
+    assert set(benchmark.config_hashes(args)) == {"sr", "deflow"}
+
+
+def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
+    mine = tmp_path / "x4.yml"
+    mine.write_text(f"include: {parse_args([]).sr_config}\nscale: 4\n")
+    with pytest.raises(UserError, match="x4.yml: scale 4; the benchmark is x2"):
+        benchmark.config_hashes(parse_args(["--sr-config", str(mine)]))
+
+
+def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
+    assert list(METHODS) == ["bicubic", "white_noise", "realesrgan", "deflow", "oracle"]
+    blind = Method(make_lr=lambda bench, seed, folder: folder)
+    monkeypatch.setattr(benchmark, "METHODS", {**METHODS, "blind": blind})
+    assert parse_args([]).methods == [*METHODS, "blind"]
+    assert parse_args(["--methods", "blind", "oracle"]).methods == ["blind", "oracle"]
+    monkeypatch.undo()
+    with pytest.raises(SystemExit):
+        parse_args(["--methods", "blind"])

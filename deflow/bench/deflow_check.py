@@ -1,13 +1,15 @@
 """Does DeFlow learn a degradation it never saw in closed form? A measured check on skimage's photos.
 
     python scripts/deflow_check.py [--out demo_out/deflow_check] [--iters 1500] [--noise 8] [--blur 0.6]
+        [--config FILE]
 
 Clean domain: photos at half size. Degraded domain: *other* photos at half size, blurred (Gaussian, sigma --blur)
-and noised (Gaussian, sigma --noise / 255), quantised to 8 bit. DeFlow (confs/cpu/deflow-tiny.yml) is trained on the
-two unpaired domains, then translates held-out clean photos. The noise level of the translated images, the degraded
-domain and the untranslated clean images (what bicubic-only pairs would give) is estimated by one estimator for all:
-deflow.tools.photo_sets.noise_std (median absolute deviation of the finest diagonal wavelet sub-band, a high-pass
-residual, as skimage.restoration.estimate_sigma).
+and noised (Gaussian, sigma --noise / 255), quantised to 8 bit. DeFlow (--config, default the benchmark's packaged
+confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) is trained on the two unpaired domains, then
+translates held-out clean photos. The noise level of the translated images, the degraded domain and the
+untranslated clean images (what bicubic-only pairs would give) is estimated by one estimator for all:
+metrics.noise.noise_std (median absolute deviation of the finest diagonal wavelet sub-band, a high-pass residual, as
+skimage.restoration.estimate_sigma).
 """
 import argparse
 import json
@@ -17,15 +19,18 @@ from pathlib import Path
 
 import torch
 
+from deflow.bench.benchmark import CONFIGS
+from deflow.bench.run import run
+from deflow.cli import user_errors_exit_2
+from deflow.imageio import list_images, write_image
+from deflow.tools.create_dataset import build
+from deflow.tools.sample_photos import photo, write_photo_set
 from degradations.blur import blur
 from degradations.jpeg import quantize
 from degradations.kernels import gaussian_kernel
 from degradations.noise import gaussian_noise
 from degradations.resize import imresize
-from deflow.cli import user_errors_exit_2
-from deflow.imageio import list_images, write_image
-from deflow.tools.photo_sets import noise_sigma, run
-from deflow.tools.sample_photos import photo, write_photo_set
+from metrics.noise import noise_sigma
 
 CLEAN = ["astronaut", "coffee", "rocket", "immunohistochemistry"]
 DEGRADED = ["hubble_deep_field", "motorcycle_left", "retina"]
@@ -43,7 +48,8 @@ def known_degradation(x: torch.Tensor, blur_sigma: float, noise: float, seed: in
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("demo_out/deflow_check"))
-    parser.add_argument("--config", default="confs/cpu/deflow-tiny.yml")
+    parser.add_argument("--config", type=Path, default=CONFIGS["deflow"], metavar="FILE",
+                        help="the DeFlow training config (default: the packaged deflow/bench/confs/deflow-bench.yml)")
     parser.add_argument("--iters", type=int, default=1500)
     parser.add_argument("--noise", type=float, default=8.0, help="noise std of the degraded domain, 8-bit units")
     parser.add_argument("--blur", type=float, default=0.6, help="Gaussian blur sigma of the degraded domain")
@@ -56,12 +62,8 @@ def main(argv=None):
     for i, name in enumerate(DEGRADED):
         half = imresize(photo(name)[None], scale=0.5).clamp(0, 1)
         write_image(out / "photos" / "degraded" / f"{name}.png", known_degradation(half, args.blur, args.noise, i)[0])
-    run([py, "scripts/create_dataset.py", "-source", str(out / "photos/clean"), "-target", str(out / "data/clean"),
-         "-scales", "2", "8"])
-    run([py, "scripts/create_dataset.py", "-source", str(out / "photos/degraded"), "-target", str(out / "data/degraded"),
-         "-scales", "1", "4"])
-    run([py, "scripts/create_dataset.py", "-source", str(out / "photos/held_out"), "-target", str(out / "data/held_out"),
-         "-scales", "2"])
+    for folder, scales in (("clean", [2, 8]), ("degraded", [1, 4]), ("held_out", [2])):
+        build(out / "photos" / folder, out / "data" / folder, scales)
     data = out / "data"
     sets = [f"datasets.train.dataroot_clean_gt={data}/clean/2x", f"datasets.train.dataroot_clean_lq={data}/clean/8x",
             f"datasets.train.dataroot_degraded_gt={data}/degraded/1x",
@@ -69,10 +71,11 @@ def main(argv=None):
             f"train.total_iter={args.iters}", f"path.experiments_root={out}/experiment"]
     reused = (out / "experiment/checkpoints" / f"iter_{args.iters:08d}.pth").exists()
     train_start = time.time()
-    run([py, "-m", "deflow.train", "-opt", args.config, "--resume", "auto", *sum((["--set", s] for s in sets), [])])
+    run([py, "-m", "deflow.train", "-opt", str(args.config), "--resume", "auto",
+         *sum((["--set", s] for s in sets), [])])
     train_seconds = time.time() - train_start
     ckpt = sorted((out / "experiment/checkpoints").glob("iter_*.pth"))[-1]
-    run([py, "scripts/translate.py", "--model_path", str(ckpt), "--source_dir", str(data / "held_out/2x"),
+    run([py, "-m", "deflow.tools.translate", "--model_path", str(ckpt), "--source_dir", str(data / "held_out/2x"),
          "--out_dir", str(out / "translated"), "--seed", "0"])
 
     result = {

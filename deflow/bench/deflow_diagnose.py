@@ -2,7 +2,7 @@
 
     python scripts/deflow_diagnose.py --model_path CKPT --clean DIR --degraded DIR [--seed 0] [--device auto]
 
-Noise (deflow.tools.photo_sets.noise_std, 8-bit units, mean over images) of: the clean and the degraded images;
+Noise (metrics.noise.noise_std, 8-bit units, mean over images) of: the clean and the degraded images;
 the clean images translated (`degrade`); degraded images sampled given h of the clean images (`sample_degraded`);
 the degraded images translated back (`restore`). Per latent level: the mean per-channel variance (trace / C of
 the channel covariance over every pixel of every image) of the encoded clean and degraded images, and of the
@@ -20,7 +20,7 @@ from deflow.data.unpaired_domains_dataset import flow_size_multiple
 from deflow.imageio import list_images, read_image
 from deflow.models.deflow_model import image_generator
 from deflow.models.loading import load_for_inference
-from deflow.tools.photo_sets import noise_std
+from metrics.noise import noise_std
 
 
 def latent_variances(model, images: list[torch.Tensor], degraded: bool, seed: int) -> dict[str, float]:

@@ -1,8 +1,4 @@
-"""What the measured checks on skimage's photos share: a noise estimator and a logged command.
-
-Used by deflow_check.py and benchmark.py.
-"""
-import subprocess
+"""A no-reference noise estimate: how much noise an image carries, in 8-bit units."""
 from pathlib import Path
 
 import torch
@@ -26,19 +22,3 @@ def noise_std(img: torch.Tensor) -> float:
 def noise_sigma(paths: list[Path]) -> float:
     """Mean `noise_std` over image files, in 8-bit units."""
     return sum(noise_std(read_image(p)) for p in paths) / len(paths)
-
-
-def run(cmd: list[str], log: Path | None = None, env: dict | None = None) -> None:
-    """Run a command; its output goes to `log` (appended) when given, else to the terminal."""
-    if log is None:
-        print("$", " ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True, env=env)
-        return
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as stream:
-        stream.write("$ " + " ".join(cmd) + "\n")
-        stream.flush()
-        result = subprocess.run(cmd, stdout=stream, stderr=subprocess.STDOUT, env=env)
-    if result.returncode != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-15:])
-        raise RuntimeError(f"command failed (exit {result.returncode}), log {log}:\n{tail}")

@@ -8,10 +8,11 @@ light, x`scale` sensor sampling (area: each LR pixel integrates its HR footprint
 (Poisson shot + Gaussian read, `noise.poisson_gaussian_noise`), the ISP back to sRGB (`isp.process`: gains, colour
 matrix, gamma, tone curve), JPEG. The same parameters, input and generator seed give bit-identical output.
 
-Default strength: noise-dominant, as shared/refs/calibration.md found a small SR network can learn to invert
-(Poisson at 40 photons per unit signal and read noise std 0.02 gave a 2.9 dB oracle-vs-bicubic gap there). Measured
-with the benchmark's SR model (confs/cpu/sr-bench-x2.yml, 1500 iterations, seed 0, default photo split): these
-defaults give oracle 24.51 dB vs bicubic 21.45 dB (3.1 dB); with the full run's 1300 iterations and three seeds
+Default strength: noise-dominant, which a small SR network can learn to invert. While this benchmark was
+calibrated, a 0.3 M-parameter x2 network (1500 iterations) gained 2.9 dB from oracle over bicubic pairs with Poisson
+at 40 photons per unit signal and read noise std 0.02, and 0.8 dB with 200 photons and read noise 0.01. Measured
+with the benchmark's SR model (deflow/bench/confs/sr-bench-x2.yml, 1500 iterations, seed 0, default photo split):
+these defaults give oracle 24.51 dB vs bicubic 21.45 dB (3.1 dB); with the full run's 1300 iterations and three seeds
 2.77 +- 0.01 dB. With the SR learning rate at 2e-4 instead of 5e-4 the gap was 1.75 dB, and 1.0 dB with isp="srgb"
 (no colour matrix: weaker chroma noise that hurts bicubic pairs less).
 """

@@ -14,6 +14,7 @@ log = logging.getLogger("deflow")
 
 @MODELS.register()
 class SRModel(BaseModel):
+    INFER_INPUT = "image"
     OPTIONS = {
         "train": {
             "pixel_opt": Key(dict, {"type": "L1Loss", "loss_weight": 1.0}, "pixel loss: {type: L1Loss|MSELoss|CharbonnierLoss, loss_weight}"),
@@ -38,7 +39,7 @@ class SRModel(BaseModel):
         self.scale = opt["scale"]
         self._lpips = None
 
-    def losses(self, batch: dict, stage: str) -> dict:
+    def losses(self, batch: dict, shared: dict, stage: str) -> dict:
         return {"l_pix": self.pixel_loss(self.nets["g"](batch["lq"]), batch["gt"])}
 
     @torch.no_grad()

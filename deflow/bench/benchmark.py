@@ -4,19 +4,16 @@
     python scripts/benchmark.py              # three seeds, full trainings: 54 minutes on 2 cores (measured)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--jobs 2] [--threads 1]
+        [--sr-config FILE] [--deflow-config FILE]
 
-A fixed camera (deflow/tools/camera.py) plays the unknown real camera. Three disjoint sets of photos (skimage
+A fixed camera (degradations/camera.py) plays the unknown real camera. Three disjoint sets of photos (skimage
 names by default; image files or folders of your own): `real`, whose camera LR images are the unpaired real-LR
 domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
-HR images of the SR training pairs. Each method makes the LR images of those pairs:
-    bicubic      MATLAB bicubic x2 and nothing else
-    white_noise  bicubic + Gaussian noise, its std fitted so the noise estimate equals the real domain's
-    realesrgan   the blind random pipeline (degradations preset realesrgan)
-    deflow       the bicubic LR translated by DeFlow (confs/cpu/deflow-tiny.yml) trained on the bicubic LR of the
-                 clean photos (clean domain) against the real domain
-    oracle       the true camera
-One SR network, schedule and seed for all (confs/cpu/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where
-its weights are on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
+HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, realesrgan, deflow,
+oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the packaged
+confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml). One SR network, schedule and seed for all
+(--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where its weights are
+on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
 classifier two-sample test (metrics/realism.py) of each method's LR against (a) the camera's LR of the same clean
 photos, another noise draw: content matched, 50 % = indistinguishable; (b) the real domain: other photos, so
 content differences count too and the oracle's accuracy is the floor of that column.
@@ -30,38 +27,35 @@ import hashlib
 import json
 import os
 import platform
-import statistics
 import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 
 import torch
 import yaml
 
+from deflow.bench.bench_report import markdown, oracle_gap, summarize
+from deflow.bench.methods import METHODS
+from deflow.bench.run import overrides, run
 from deflow.cli import user_errors_exit_2
 from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import pick_device
-from deflow.tools.bench_report import markdown, oracle_gap, summarize
-from deflow.tools.camera import Camera, CameraParams
-from deflow.tools.create_dataset import build
-from deflow.tools.photo_sets import noise_sigma, noise_std, run
 from deflow.tools.sample_photos import photo_sources, source_name, write_photo_set
+from degradations.camera import Camera, CameraParams
 from degradations.cli import degrade_folder
-from degradations.jpeg import quantize
-from degradations.noise import gaussian_noise
 from degradations.pipeline import Pipeline
+from metrics.noise import noise_sigma
 from metrics.realism import c2st_accuracy, sample_patches
 
-ROOT = Path(__file__).resolve().parents[2]
-SR_CONFIG = ROOT / "confs/cpu/sr-bench-x2.yml"
-DEFLOW_CONFIG = ROOT / "confs/cpu/deflow-tiny.yml"
-METHODS = ("bicubic", "white_noise", "realesrgan", "deflow", "oracle")
+CONFIGS = {"sr": files("deflow.bench") / "confs/sr-bench-x2.yml",  # the packaged defaults of --sr-config and
+           "deflow": files("deflow.bench") / "confs/deflow-bench.yml"}  # --deflow-config
 SPLIT = {"real": ["coffee", "hubble_deep_field", "retina"],
          "test": ["chelsea", "motorcycle_right", "astronaut"],
          "clean": ["rocket", "immunohistochemistry", "motorcycle_left"]}
@@ -102,20 +96,25 @@ class Bench:
         self.out, self.budget, self.camera, self.split = args.out / "runs", budget, camera, split
         self.progress = progress
         self.methods, self.jobs = args.methods, args.jobs
+        self.configs = {"sr": args.sr_config, "deflow": args.deflow_config}
         self.env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
         self.py = sys.executable
         self.device = pick_device("auto")
-        self.info: dict = {}
+        self.info: dict = {}  # measured settings of the report: noise estimates, fits of the methods
+        self.real_lr, self.test_lr = self.out / "lr/real", self.out / "lr/test"
+        self.reference_lr, self.bicubic_lr = self.out / "lr/camera_reference", self.out / "lr/bicubic"
+        self.realism_images: dict[str, list[torch.Tensor]] = {}  # "reference", "real": read by prepare()
 
     # ------------------------------------------------------------ folders
     def photos(self, role: str) -> Path:
         return self.out / "photos" / role
 
     def key(self, method: str) -> str:
-        return f"deflow_it{self.budget.deflow_iters}" if method == "deflow" else method
+        folder = METHODS[method].folder
+        return folder(self.budget) if folder else method
 
     def lr(self, method: str, seed: int) -> Path:
-        return self.out / "lr" / ("bicubic" if method == "bicubic" else f"{self.key(method)}/seed{seed}")
+        return self.out / "lr" / self.key(method) / f"seed{seed}"
 
     def run_dir(self, kind: str, method: str, seed: int) -> Path:
         return self.out / kind / self.key(method) / f"seed{seed}_it{self.budget.sr_iters}"
@@ -144,67 +143,23 @@ class Bench:
             write_photo_set(self.photos(role), sources, MULTIPLE)
         self.progress("photos", "  ".join(f"{role}: {', '.join(map(source_name, sources))}"
                                           for role, sources in self.split.items()), started)
-        self.real_lr = self.degrade(self.camera, "real", self.out / "lr/real", CAMERA_SEED, "camera -> real domain")
-        self.test_lr = self.degrade(self.camera, "test", self.out / "lr/test", CAMERA_SEED, "camera -> test LR")
-        self.reference_lr = self.degrade(self.camera, "clean", self.out / "lr/camera_reference", CAMERA_SEED + 1,
-                                         "camera -> clean photos (realism reference)")
-        self.bicubic_lr = self.degrade(Pipeline.from_name_or_file("bicubic", 2), "clean", self.lr("bicubic", 0), 0,
-                                       "bicubic LR")
+        self.degrade(self.camera, "real", self.real_lr, CAMERA_SEED, "camera -> real domain")
+        self.degrade(self.camera, "test", self.test_lr, CAMERA_SEED, "camera -> test LR")
+        self.degrade(self.camera, "clean", self.reference_lr, CAMERA_SEED + 1,
+                     "camera -> clean photos (realism reference)")
+        self.degrade(Pipeline.from_name_or_file("bicubic", 2), "clean", self.bicubic_lr, 0, "bicubic LR")
         self.info["noise_std_8bit"] = {"real_domain": noise_sigma(list_images(self.real_lr)),
                                        "test_lr": noise_sigma(list_images(self.test_lr)),
                                        "camera_on_clean": noise_sigma(list_images(self.reference_lr))}
-        if "white_noise" in self.methods:
-            self.white_sigma = fit_white_noise_sigma([read_image(p) for p in list_images(self.bicubic_lr)],
-                                                     self.info["noise_std_8bit"]["real_domain"])
-            self.info["white_noise_sigma_8bit"] = self.white_sigma
-            self.progress("white_noise", f"fitted sigma {self.white_sigma:.2f}/255 (real domain noise estimate "
-                          f"{self.info['noise_std_8bit']['real_domain']:.2f})")
+        for method in self.methods:
+            if METHODS[method].setup:
+                METHODS[method].setup(self)
         images = {"reference": self.reference_lr, "real": self.real_lr}
         self.realism_images = {k: [read_image(p) for p in list_images(v)] for k, v in images.items()}
 
-    # ------------------------------------------------------------ training pairs of each method
-    def make_lr(self, method: str, seed: int) -> Path:
-        folder = self.lr(method, seed)
-        if method == "bicubic":
-            return self.bicubic_lr
-        if method == "oracle":
-            return self.degrade(self.camera, "clean", folder, seed, f"oracle LR seed {seed}")
-        if method == "realesrgan":
-            return self.degrade(Pipeline.from_name_or_file("realesrgan", 2), "clean", folder, seed,
-                                f"realesrgan LR seed {seed}")
-        if method == "white_noise":
-            pipeline = Pipeline.from_config([
-                {"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
-                {"op": "gaussian_noise", "params": {"sigma": round(self.white_sigma, 3)}},
-                {"op": "quantize"}], 2, "white_noise_fitted")
-            return self.degrade(pipeline, "clean", folder, seed, f"white_noise LR seed {seed}")
-        if not self.complete(folder):
-            self.run_logged(f"deflow translate seed {seed}", [
-                self.py, "-m", "deflow.tools.translate", "--model_path", self.deflow_checkpoint, "--source_dir",
-                self.bicubic_lr, "--out_dir", folder, "--seed", seed], f"deflow_translate_seed{seed}")
-        return folder
-
-    def train_deflow(self) -> None:
-        iters = self.budget.deflow_iters
-        data, root = self.out / "deflow/data", self.out / "deflow" / f"it{iters}"
-        self.deflow_checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
-        if self.deflow_checkpoint.exists():
-            self.progress("deflow training", f"reusing {self.deflow_checkpoint}")
-            return
-        build(self.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
-        build(self.real_lr, data / "real", [1, 4], log=lambda line: None)
-        folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
-                   "degraded_lq": data / "real/4x"}
-        sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
-                "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
-                "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
-                "logger.use_tb_logger": False, "path.experiments_root": root}
-        self.run_logged(f"deflow training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", DEFLOW_CONFIG,
-                                                          "--resume", "auto", *overrides(sets)], f"deflow_it{iters}")
-
     # ------------------------------------------------------------ one SR model: train, score, realism
     def sr_run(self, method: str, seed: int) -> dict:
-        lr_dir = self.make_lr(method, seed)
+        lr_dir = METHODS[method].make_lr(self, seed, self.lr(method, seed))
         iters, root = self.budget.sr_iters, self.run_dir("sr", method, seed)
         checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
         step = f"sr {method} seed {seed}"
@@ -214,7 +169,7 @@ class Bench:
                     "datasets.val.dataroot_gt": self.photos("clean"), "datasets.val.dataroot_lq": lr_dir,
                     "train.total_iter": iters, "train.scheduler.milestones": [iters * 3 // 4],
                     "logger.save_checkpoint_freq": max(100, iters // 3), "path.experiments_root": root}
-            self.run_logged(f"{step} training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", SR_CONFIG,
+            self.run_logged(f"{step} training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", self.configs["sr"],
                                                               "--resume", "auto", *overrides(sets)],
                             f"sr_{self.key(method)}_seed{seed}_it{iters}")
         scores_dir = self.run_dir("eval", method, seed)
@@ -252,19 +207,17 @@ class Bench:
 
     # ------------------------------------------------------------ everything, in parallel where independent
     def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
-        """Every (method, seed) SR run, seed by seed, `jobs` at a time; DeFlow trains in one slot first and its runs
-        join the queue when it is done. `on_result(results)` after each run."""
+        """Every (method, seed) SR run, seed by seed, `jobs` at a time; a method's training (DeFlow's) runs first in
+        a slot of its own and its SR runs join the queue when it is done. `on_result(results)` after each run."""
         todo = [(method, seed) for seed in seeds for method in self.methods]
         results, running = [], {}
         with ThreadPoolExecutor(self.jobs) as pool:
-            deflow = pool.submit(self.train_deflow) if "deflow" in self.methods else None
-            if deflow is not None:
-                running[deflow] = None
+            trainings = {m: pool.submit(METHODS[m].train, self) for m in self.methods if METHODS[m].train}
+            running.update(dict.fromkeys(trainings.values()))
             try:
                 while todo or running:
-                    ready = deflow is None or deflow.done()
-                    while len(running) < self.jobs and any(ready or m != "deflow" for m, _ in todo):
-                        job = next(j for j in todo if ready or j[0] != "deflow")
+                    ready = [job for job in todo if job[0] not in trainings or trainings[job[0]].done()]
+                    for job in ready[:max(0, self.jobs - len(running))]:
                         todo.remove(job)
                         running[pool.submit(self.sr_run, *job)] = job
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -280,28 +233,6 @@ class Bench:
         return results
 
 
-def overrides(sets: dict) -> list[str]:
-    return [arg for key, value in sets.items() for arg in ("--set", f"{key}={json.dumps(value, default=str)}"
-                                                           if isinstance(value, list) else f"{key}={value}")]
-
-
-def fit_white_noise_sigma(clean_lr: list[torch.Tensor], target: float) -> float:
-    """The Gaussian noise std (8-bit units) that, added to the clean LR images and rounded to 8 bit, gives a mean
-    `noise_std` of `target`: bisection, one fixed noise draw (so the estimate grows monotonically with the std)."""
-    def measured(sigma: float) -> float:
-        generator = torch.Generator().manual_seed(0)
-        return statistics.mean(noise_std(quantize(gaussian_noise(img[None], sigma / 255, generator=generator))[0])
-                               for img in clean_lr)
-
-    lo, hi = 0.0, 128.0
-    if measured(lo) >= target:
-        return 0.0
-    for _ in range(14):  # to 128 / 2^14 < 0.01
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if measured(mid) < target else (lo, mid)
-    return (lo + hi) / 2
-
-
 # ---------------------------------------------------------------- command line
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -314,13 +245,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                             help=f"photos of the {role} set: skimage names, image files or folders "
                                  f"(default: {' '.join(names)})")
     parser.add_argument("--camera", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="camera parameters (deflow/tools/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+                        help="camera parameters (degradations/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick), 0 1 2 (full)")
     parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
+    parser.add_argument("--sr-config", type=Path, default=CONFIGS["sr"], metavar="FILE",
+                        help="the SR training config, x2 (default: the packaged deflow/bench/confs/sr-bench-x2.yml)")
+    parser.add_argument("--deflow-config", type=Path, default=CONFIGS["deflow"], metavar="FILE",
+                        help="the DeFlow training config (default: the packaged deflow/bench/confs/deflow-bench.yml)")
     args = parser.parse_args(argv)
     args.threads = args.threads or max(1, cores // max(1, args.jobs))
     return args
@@ -355,6 +290,21 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
     return split, camera, budget
 
 
+def config_hashes(args) -> dict[str, str]:
+    """{"sr", "deflow": sha1 of the loaded options}; the SR config must be x2, as the camera and the bicubic LR."""
+    options = {"sr": load_options(args.sr_config), "deflow": load_options(args.deflow_config)}
+    if options["sr"]["scale"] != 2:
+        raise UserError(f"--sr-config {args.sr_config}: scale {options['sr']['scale']}; the benchmark is x2, "
+                        "set scale: 2")
+    return {name: hashlib.sha1(json.dumps(opt, sort_keys=True).encode()).hexdigest() for name, opt in options.items()}
+
+
+def shown(path: Path) -> str:
+    """A config's path as the report names it: relative to the working directory where it lies below it."""
+    path, here = Path(path).resolve(), Path.cwd().resolve()
+    return str(path.relative_to(here) if path.is_relative_to(here) else path)
+
+
 def check_folder(out: Path, world: dict) -> None:
     """An --out folder belongs to one split, camera and pair of configs: reusing its images and trainings under other
     settings would mix them."""
@@ -374,10 +324,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     split, camera, budget = check_settings(args)
-    configs = {str(path.relative_to(ROOT)): hashlib.sha1(json.dumps(load_options(path), sort_keys=True).encode())
-               .hexdigest() for path in (SR_CONFIG, DEFLOW_CONFIG)}
     check_folder(args.out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
-                                     "config_sha1": configs})
+                                     "config_sha1": config_hashes(args)})
     torch.set_num_threads(args.threads)
     progress = Progress()
     bench = Bench(args, budget, camera, split, progress)
@@ -397,14 +345,14 @@ def main(argv=None):
     def write(results: list[dict], partial: bool = True) -> dict:
         report = {"run": {**run_info, "wall_seconds": time.time() - progress.start}, "partial": partial,
                   "settings": {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
-                               "sr_config": str(SR_CONFIG.relative_to(ROOT)), "sr_iters": budget.sr_iters,
-                               "deflow_config": str(DEFLOW_CONFIG.relative_to(ROOT)),
+                               "sr_config": shown(args.sr_config), "sr_iters": budget.sr_iters,
+                               "deflow_config": shown(args.deflow_config),
                                "deflow_iters": budget.deflow_iters, "seeds": list(budget.seeds),
                                "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
                                         "steps": budget.c2st_steps}, **bench.info},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
-                  "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, METHODS),
-                  "runs": sorted(results, key=lambda r: (METHODS.index(r["method"]), r["seed"]))}
+                  "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, tuple(METHODS)),
+                  "runs": sorted(results, key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))}
         with lock:
             report_path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
             report_path.with_suffix(".md").write_text(markdown(report))

@@ -1,0 +1,130 @@
+"""The camera benchmark's methods: how each makes the LR images of the SR training pairs from the clean photos.
+
+    bicubic      MATLAB bicubic x2 and nothing else
+    white_noise  bicubic + Gaussian noise, its std fitted so the noise estimate equals the real domain's
+    realesrgan   the blind random pipeline (degradations preset realesrgan)
+    deflow       the bicubic LR translated by DeFlow (--deflow-config) trained on the bicubic LR of the clean photos
+                 (clean domain) against the real domain
+    oracle       the true camera
+
+A new method is one entry of METHODS. Each function takes the `Bench` (benchmark.py) that runs it.
+"""
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from deflow.bench.run import overrides
+from deflow.imageio import list_images, read_image
+from deflow.tools.create_dataset import build
+from degradations.jpeg import quantize
+from degradations.noise import gaussian_noise
+from degradations.pipeline import Pipeline
+from metrics.noise import noise_std
+
+
+@dataclass(frozen=True)
+class Method:
+    """make_lr(bench, seed, folder) -> the folder holding the LR images of the clean photos for `seed` (`folder`
+    unless the images are shared by all seeds); setup(bench): once, after the camera's images, before any training
+    (a quick fit); train(bench): once, in a slot of its own, and the method's SR runs wait for it; folder(budget):
+    the method's folder name where its images depend on more than the seed (default: its name)."""
+    make_lr: Callable[..., Path]
+    setup: Callable[..., None] | None = None
+    train: Callable[..., None] | None = None
+    folder: Callable[..., str] | None = None
+
+
+def bicubic_lr(bench, seed: int, folder: Path) -> Path:
+    return bench.bicubic_lr  # made once by Bench.prepare: DeFlow's clean domain and the white-noise fit use it too
+
+
+def oracle_lr(bench, seed: int, folder: Path) -> Path:
+    return bench.degrade(bench.camera, "clean", folder, seed, f"oracle LR seed {seed}")
+
+
+def realesrgan_lr(bench, seed: int, folder: Path) -> Path:
+    return bench.degrade(Pipeline.from_name_or_file("realesrgan", 2), "clean", folder, seed,
+                         f"realesrgan LR seed {seed}")
+
+
+# ---------------------------------------------------------------- white_noise
+
+def fit_white_noise_sigma(clean_lr: list[torch.Tensor], target: float) -> float:
+    """The Gaussian noise std (8-bit units) that, added to the clean LR images and rounded to 8 bit, gives a mean
+    `noise_std` of `target`: bisection, one fixed noise draw (so the estimate grows monotonically with the std)."""
+    def measured(sigma: float) -> float:
+        generator = torch.Generator().manual_seed(0)
+        return statistics.mean(noise_std(quantize(gaussian_noise(img[None], sigma / 255, generator=generator))[0])
+                               for img in clean_lr)
+
+    lo, hi = 0.0, 128.0
+    if measured(lo) >= target:
+        return 0.0
+    for _ in range(14):  # to 128 / 2^14 < 0.01
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if measured(mid) < target else (lo, mid)
+    return (lo + hi) / 2
+
+
+def fit_white_noise(bench) -> None:
+    target = bench.info["noise_std_8bit"]["real_domain"]
+    sigma = fit_white_noise_sigma([read_image(p) for p in list_images(bench.bicubic_lr)], target)
+    bench.info["white_noise_sigma_8bit"] = sigma
+    bench.progress("white_noise", f"fitted sigma {sigma:.2f}/255 (real domain noise estimate {target:.2f})")
+
+
+def white_noise_lr(bench, seed: int, folder: Path) -> Path:
+    pipeline = Pipeline.from_config([
+        {"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
+        {"op": "gaussian_noise", "params": {"sigma": round(bench.info["white_noise_sigma_8bit"], 3)}},
+        {"op": "quantize"}], 2, "white_noise_fitted")
+    return bench.degrade(pipeline, "clean", folder, seed, f"white_noise LR seed {seed}")
+
+
+# ---------------------------------------------------------------- deflow
+
+def deflow_folder(budget) -> str:
+    return f"deflow_it{budget.deflow_iters}"
+
+
+def deflow_checkpoint(bench) -> Path:
+    iters = bench.budget.deflow_iters
+    return bench.out / "deflow" / f"it{iters}" / "checkpoints" / f"iter_{iters:08d}.pth"
+
+
+def train_deflow(bench) -> None:
+    iters, checkpoint = bench.budget.deflow_iters, deflow_checkpoint(bench)
+    if checkpoint.exists():
+        bench.progress("deflow training", f"reusing {checkpoint}")
+        return
+    data = bench.out / "deflow/data"
+    build(bench.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
+    build(bench.real_lr, data / "real", [1, 4], log=lambda line: None)
+    folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
+               "degraded_lq": data / "real/4x"}
+    sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
+            "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
+            "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
+            "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1]}
+    bench.run_logged(f"deflow training ({iters} it)", [bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"],
+                                                       "--resume", "auto", *overrides(sets)], f"deflow_it{iters}")
+
+
+def deflow_lr(bench, seed: int, folder: Path) -> Path:
+    if not bench.complete(folder):
+        bench.run_logged(f"deflow translate seed {seed}", [
+            bench.py, "-m", "deflow.tools.translate", "--model_path", deflow_checkpoint(bench), "--source_dir",
+            bench.bicubic_lr, "--out_dir", folder, "--seed", seed], f"deflow_translate_seed{seed}")
+    return folder
+
+
+METHODS = {
+    "bicubic": Method(bicubic_lr),
+    "white_noise": Method(white_noise_lr, setup=fit_white_noise),
+    "realesrgan": Method(realesrgan_lr),
+    "deflow": Method(deflow_lr, train=train_deflow, folder=deflow_folder),
+    "oracle": Method(oracle_lr),
+}

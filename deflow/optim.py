@@ -1,0 +1,32 @@
+"""Optimizers and schedules by name from torch: one of each per trained network.
+
+    train.optim_<name>:     {type: Adam, lr: 2.0e-4, betas: [0.9, 0.99]}     any class of torch.optim
+    train.scheduler:        {type: MultiStepLR, milestones: [...]}           any class of torch.optim.lr_scheduler
+    train.scheduler_<name>: the same, for one network only (models with several optimizers)
+    train.warmup_iter:      linear warm-up in front of every schedule
+"""
+import torch
+
+from deflow.config import torch_optimizers, torch_schedulers
+
+
+def build_optimizer(section: dict, params):
+    kwargs = {k: v for k, v in section.items() if k != "type" and v is not None}
+    return torch_optimizers().get(section["type"])(params, **kwargs)
+
+
+def build_scheduler(train_opt: dict, optimizer, network: str = "g"):
+    """Linear warm-up (lr * (k + 1) / warmup_iter at iteration k < warmup_iter), then the network's schedule
+    counted from the end of the warm-up; stepped once per iteration. None when there is neither."""
+    lr_sched = torch.optim.lr_scheduler
+    warmup = train_opt["warmup_iter"]
+    parts = []
+    if warmup > 1:
+        parts.append(lr_sched.LinearLR(optimizer, start_factor=1.0 / warmup, total_iters=warmup - 1))
+    section = train_opt.get(f"scheduler_{network}") or train_opt.get("scheduler")
+    if section:
+        kwargs = {k: v for k, v in section.items() if k != "type" and v is not None}
+        parts.append(torch_schedulers().get(section["type"])(optimizer, **kwargs))
+    if len(parts) == 2:
+        return lr_sched.SequentialLR(optimizer, parts, milestones=[warmup])
+    return parts[0] if parts else None

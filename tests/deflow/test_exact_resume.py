@@ -1,0 +1,47 @@
+"""Resume is exact for every registered model type that trains: 2N iterations straight and N, stop, resume to 2N end
+with every tensor of the checkpoint equal (weights, EMA, optimizer and schedule state, extra model state, RNG)."""
+import pytest
+import torch
+
+from deflow import checkpoint
+from deflow.config import load_options
+from deflow.registry import MODELS, load_plugins
+from deflow.trainer import train
+
+CONFIGS = {"SRModel": "tiny_sr_config", "DeFlowModel": "tiny_deflow_config", "ToyTwoStageModel": "toy_two_stage_config"}
+
+
+def leaves(tree, prefix=""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, f"{prefix}/{key}")
+    elif isinstance(tree, (list, tuple)):
+        for index, value in enumerate(tree):
+            yield from leaves(value, f"{prefix}/{index}")
+    else:
+        yield prefix, tree
+
+
+def test_every_trained_model_type_is_covered(toy_two_stage_config):
+    load_plugins()
+    trained = {name for name in MODELS.names() if MODELS.get(name).TRAINED}
+    assert trained <= set(CONFIGS), f"add a tiny config for {sorted(trained - set(CONFIGS))} to this test"
+
+
+@pytest.mark.parametrize("model_type", sorted(CONFIGS))
+def test_resume_continues_exactly(model_type, request, tmp_path):
+    config = request.getfixturevalue(CONFIGS[model_type])
+    total = load_options(config)["train"]["total_iter"]
+    half = total // 2
+    base = ["val.val_freq=null", f"logger.save_checkpoint_freq={half}"]
+    train(load_options(config, [*base, f"path.experiments_root={tmp_path / 'straight'}"]))
+    train(load_options(config, [*base, f"path.experiments_root={tmp_path / 'split'}", f"train.total_iter={half}"]))
+    train(load_options(config, [*base, f"path.experiments_root={tmp_path / 'split'}"]), resume="auto")
+    a, b = (checkpoint.load(tmp_path / run / "checkpoints" / f"iter_{total:08d}.pth") for run in ("straight", "split"))
+    a.pop("options"), b.pop("options")
+    a, b = dict(leaves(a)), dict(leaves(b))
+    assert a.keys() == b.keys()
+    assert sum(torch.is_tensor(v) for v in a.values()) > 10
+    for path, value in a.items():
+        same = torch.equal(value, b[path]) if torch.is_tensor(value) else value == b[path]
+        assert same, f"{model_type}: {path} differs after resume"
