@@ -15,7 +15,7 @@ import torch
 
 from deflow.errors import UserError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: named flow steps and per-network option keys; format 1 weights still load
 _PERIODIC = re.compile(r"^iter_(\d+)\.pth$")
 _TEMPORARY = re.compile(r"^\..+\.tmp\d+$")
 

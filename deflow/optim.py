@@ -5,9 +5,38 @@
     train.scheduler_<name>: the same, for one network only (models with several optimizers)
     train.warmup_iter:      linear warm-up in front of every schedule
 """
+import inspect
+
 import torch
 
-from deflow.config import torch_optimizers, torch_schedulers
+from deflow.errors import UserError
+from deflow.registry import nearest
+
+
+class _TorchNamespace:
+    """Adapts a torch module (torch.optim, torch.optim.lr_scheduler) to the registry's `get`/`names`."""
+
+    def __init__(self, module, base, kind: str):
+        self.module, self.base, self.kind = module, base, kind
+
+    def names(self):
+        return sorted(n for n, v in vars(self.module).items()
+                      if inspect.isclass(v) and issubclass(v, self.base) and v is not self.base and not n.startswith("_"))
+
+    def get(self, name: str):
+        if name in self.names():
+            return getattr(self.module, name)
+        close = nearest(name, self.names())
+        hint = f"; did you mean {close!r}?" if close else f"; known: {', '.join(self.names())}"
+        raise UserError(f"unknown {self.kind} {name!r}{hint}")
+
+
+def torch_optimizers() -> _TorchNamespace:
+    return _TorchNamespace(torch.optim, torch.optim.Optimizer, "optimizer (from torch.optim)")
+
+
+def torch_schedulers() -> _TorchNamespace:
+    return _TorchNamespace(torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler, "scheduler (from torch.optim.lr_scheduler)")
 
 
 def build_optimizer(section: dict, params):

@@ -4,7 +4,7 @@ Under `torchrun --nproc_per_node=N -m deflow.train -opt ...` every process runs 
 """
 import argparse
 
-from deflow.cli import user_errors_exit_2
+from deflow.errors import user_errors_exit_2
 from deflow.config import describe_schema, load_options
 
 

@@ -1,12 +1,11 @@
 """`degrade`: write degraded copies of a folder of images with a pipeline preset or YAML file."""
 import argparse
-import sys
 import zlib
 from pathlib import Path
 
 import torch
 
-from deflow.errors import UserError
+from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image, write_image
 from degradations.pipeline import Pipeline, preset_names
 
@@ -47,12 +46,9 @@ def degrade_folder(pipeline: Pipeline, input_dir: Path, out_dir: Path, seed: int
     return written
 
 
+@user_errors_exit_2
 def main(argv=None) -> None:
     args = parse_args(argv)
-    try:
-        pipeline = Pipeline.from_name_or_file(args.pipeline, args.scale)
-        written = degrade_folder(pipeline, args.input, args.out, args.seed, args.bits, args.device)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    pipeline = Pipeline.from_name_or_file(args.pipeline, args.scale)
+    written = degrade_folder(pipeline, args.input, args.out, args.seed, args.bits, args.device)
     print(f"{len(written)} images degraded with {pipeline.name} (x{args.scale:g}) into {args.out}")

@@ -85,18 +85,6 @@ class RRDBNet(nn.Module):
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Trunk output (conv_first + conv_body(body)) and the output of every RRDB, at input resolution."""
-        if self.unshuffle > 1:
-            x = F.pixel_unshuffle(x, self.unshuffle)
-        feat = self.conv_first(x)
-        block_outputs = []
-        body = feat
-        for block in self.body:
-            body = block(body)
-            block_outputs.append(body)
-        return feat + self.conv_body(body), block_outputs
-
     def upsample(self, trunk: torch.Tensor) -> torch.Tensor:
         up1 = self.lrelu(self.conv_up1(F.interpolate(trunk, scale_factor=2, mode="nearest")))
         up2 = self.lrelu(self.conv_up2(F.interpolate(up1, scale_factor=2, mode="nearest")))
@@ -106,5 +94,7 @@ class RRDBNet(nn.Module):
         """(B, 3, H, W) -> (B, 3, H*scale, W*scale); H and W must be divisible by 4 // scale."""
         if x.shape[-1] % self.unshuffle or x.shape[-2] % self.unshuffle:
             raise UserError(f"RRDBNet x{self.scale} needs input sides divisible by {self.unshuffle}, got {tuple(x.shape[-2:])}")
-        trunk, _ = self.forward_features(x)
-        return self.upsample(trunk)
+        if self.unshuffle > 1:
+            x = F.pixel_unshuffle(x, self.unshuffle)
+        feat = self.conv_first(x)
+        return self.upsample(feat + self.conv_body(self.body(feat)))

@@ -21,7 +21,7 @@ import torch
 
 from deflow.bench.benchmark import CONFIGS
 from deflow.bench.run import run
-from deflow.cli import user_errors_exit_2
+from deflow.errors import user_errors_exit_2
 from deflow.imageio import list_images, write_image
 from deflow.tools.create_dataset import build
 from deflow.tools.sample_photos import photo, write_photo_set

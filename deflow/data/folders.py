@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deflow.config import REQUIRED, Key
+from deflow.schema import REQUIRED, Key
 from deflow.errors import UserError
 from deflow.imageio import image_size, list_images, read_image
 

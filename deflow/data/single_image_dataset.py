@@ -1,7 +1,7 @@
 """SingleImageDataset: the images of one folder, for inference (SR of real LR images, translation)."""
 from torch.utils.data import Dataset
 
-from deflow.config import REQUIRED, Key
+from deflow.schema import REQUIRED, Key
 from deflow.data.folders import ImageLoader, with_defaults
 from deflow.imageio import list_images
 from deflow.registry import DATASETS

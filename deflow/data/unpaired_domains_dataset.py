@@ -4,61 +4,19 @@ Domain 0 is clean (X), domain 1 is degraded (Y). Each domain is a pair of folder
 `create_dataset.py`: the flow input (GT) and the same images `scale` times smaller (LQ), which the
 conditioning network h reads. NTIRE / DPED: clean `4x/` with `16x/`, degraded `1x/` with `4x/` (scale 4).
 """
-import math
-
 import torch
 from torch.utils.data import Dataset
 
-from deflow.config import REQUIRED, Key
+from deflow.schema import REQUIRED, Key
+from deflow.data.colour_normalization import ColourNormalization
 from deflow.data.folders import (ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name,
                                  train_crop_size, with_defaults)
 from deflow.data.transforms import augment, mod_crop, paired_random_crop
 from deflow.errors import UserError
+from deflow.flow.flownet import flow_size_multiple
 from deflow.registry import DATASETS
 
 CLEAN, DEGRADED = 0, 1
-NORMALIZE_KEYS = ("clean_mean", "clean_std", "degraded_mean", "degraded_std")
-
-
-def flow_size_multiple(scale: int, flow_levels: int) -> int:
-    """The smallest side multiple a flow with `flow_levels` squeezes and its conditioning can take.
-
-    The flow halves H and W once per level (so 2^L divides them); the conditioning image is H / scale
-    (so scale divides them); and h's 0.5x feature map (used at level 3 for scale 4) is H / (2 scale)
-    (so 2 scale divides them). Hence lcm(2^L, 2 * scale): 8 for scale 4 and L = 3, 16 for scale 8.
-    """
-    return math.lcm(2 ** flow_levels, 2 * scale)
-
-
-class ColourNormalization:
-    """AIM colour normalisation: degraded images mapped per channel to the clean domain's mean and std,
-    x -> clamp((x - mu_d) / sd_d * sd_c + mu_c, 0, 1); `inverse` maps flow outputs back to domain Y.
-
-    `normalize` is the config section {clean_mean, clean_std, degraded_mean, degraded_std}, 3 numbers each (RGB,
-    in [0, 1] units). Works on (3, H, W) and (N, 3, H, W).
-    """
-
-    def __init__(self, normalize: dict):
-        if not isinstance(normalize, dict) or sorted(normalize) != sorted(NORMALIZE_KEYS):
-            raise UserError(f"normalize must have exactly the keys {', '.join(NORMALIZE_KEYS)} (3 numbers each, "
-                            f"RGB); got {normalize!r}")
-        stats = {}
-        for key in NORMALIZE_KEYS:
-            value = normalize[key]
-            if (not isinstance(value, (list, tuple)) or len(value) != 3
-                    or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-                raise UserError(f"normalize.{key} must be a list of 3 numbers (R, G, B); got {value!r}")
-            if key.endswith("std") and min(value) <= 0:
-                raise UserError(f"normalize.{key} must be positive; got {value!r}")
-            stats[key] = torch.tensor(value, dtype=torch.float32).view(3, 1, 1)
-        self.gain = stats["clean_std"] / stats["degraded_std"]
-        self.offset = stats["clean_mean"] - stats["degraded_mean"] * self.gain
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (x * self.gain.to(x) + self.offset.to(x)).clamp(0.0, 1.0)
-
-    def inverse(self, x: torch.Tensor) -> torch.Tensor:
-        return ((x - self.offset.to(x)) / self.gain.to(x)).clamp(0.0, 1.0)
 
 
 @DATASETS.register()
@@ -74,6 +32,7 @@ class UnpairedDomainsDataset(Dataset):
     'label': tensor 0 (clean) or 1 (degraded), 'gt_path': str, 'lq_path': str}.
     """
 
+    FROM_NETWORK = {"flow_levels": "L"}  # dataset key -> the network_g key whose value the config copies into it
     OPTIONS = {
         "dataroot_clean_gt": Key(str, REQUIRED, "clean domain, flow input images (e.g. clean/4x)"),
         "dataroot_clean_lq": Key(str, REQUIRED, "clean domain, the same images `scale` times smaller (e.g. clean/16x)"),
@@ -85,7 +44,7 @@ class UnpairedDomainsDataset(Dataset):
         "cache_images": Key(bool, False, "keep decoded images in memory (per worker process)"),
         "normalize": Key((dict, type(None)), None,
                          "AIM colour normalisation {clean_mean, clean_std, degraded_mean, degraded_std}: 3 numbers each"),
-        "flow_levels": Key(int, 3, "squeeze levels L of the flow; image sides must be multiples of 2^L"),
+        "flow_levels": Key(int, 3, "squeeze levels L of the flow, set from network_g.L; sides are multiples of 2^L"),
         "size_multiple": Key((int, type(None)), None,
                              "side multiple for val images and train crops; default lcm(2^flow_levels, 2*scale)"),
     }

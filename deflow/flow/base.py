@@ -28,15 +28,18 @@ class InvertibleLayer(nn.Module):
 
 
 class FlowSequence(InvertibleLayer):
-    """Layers run in order on encode and in reverse order on decode; their logdets add up."""
+    """Named layers ({name: layer}, each a child module of that name) run in order on encode and in reverse order
+    on decode; their logdets add up."""
 
-    def __init__(self, layers):
+    def __init__(self, layers: dict[str, InvertibleLayer]):
         super().__init__()
-        self.layers = nn.ModuleList(layers)
+        for name, layer in layers.items():
+            self.add_module(name, layer)
 
     def forward(self, x, cond=None, reverse: bool = False):
+        layers = list(self.children())
         logdet = x.new_zeros(x.shape[0])
-        for layer in (reversed(self.layers) if reverse else self.layers):
+        for layer in (reversed(layers) if reverse else layers):
             x, layer_logdet = layer(x, cond, reverse)
             logdet = logdet + layer_logdet
         return x, logdet

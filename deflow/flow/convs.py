@@ -10,6 +10,13 @@ def split_cross(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return h[:, 0::2], h[:, 1::2]
 
 
+def affine_shift_scale(h: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A coupling or injector net's output -> (shift, scale = sigmoid(raw + 2) + eps). A scale in (eps, 1 + eps)
+    makes decoding (nearly) a contraction and confines all blow-up to encoding, bounded by 1 / eps."""
+    shift, raw = split_cross(h)
+    return shift, torch.sigmoid(raw + 2.0) + eps
+
+
 class ZeroConv2d(nn.Module):
     """3x3 conv with zero weight and bias whose output is multiplied by exp(3 * logs) (Glow's Conv2dZeros):
     the net it ends starts as the zero map."""

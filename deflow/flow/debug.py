@@ -19,7 +19,7 @@ def first_nonfinite_layer(net: nn.Module, fn, *args, **kwargs) -> str | None:
     of the first module whose output holds a NaN or Inf, or None. Hooks fire when a module returns, so
     the name is the innermost module that produced it. The hooks exist only during this call.
 
-        first_nonfinite_layer(net, net.nll, gt, lq, label)  # e.g. 'flow.levels.1.layers.7.layers.2'
+        first_nonfinite_layer(net, net.nll, gt, lq, label)  # e.g. 'flow.level2.step7.coupling.net.4.conv'
     """
     found: list[str] = []
 

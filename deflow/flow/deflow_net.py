@@ -8,7 +8,7 @@ from torch import nn
 from deflow.errors import UserError
 from deflow.flow.encoder import ConditionEncoder
 from deflow.flow.flownet import ConditionalFlowNet
-from deflow.flow.h import BicubicNoise
+from deflow.flow.h import build_h
 from deflow.flow.shift import DomainShift
 from deflow.registry import ARCHS
 
@@ -21,7 +21,8 @@ class NLL(NamedTuple):
 @ARCHS.register()
 class DeFlowNet(nn.Module):
     """DeFlow (Wolf et al., CVPR 2021): one conditional flow for clean (label 0) and degraded (label 1)
-    images whose latents differ by a learned Gaussian shift per level (deflow.md sections 0 and 2).
+    images whose latents differ by a learned Gaussian shift per level (official code:
+    codes/models/modules/RRDBGlowNet_arch.py).
 
     The flow input is an image in [0, 1] (B, 3, H, W); the conditioning image `lq` is the same content
     downsampled by `scale` (B, 3, H / scale, W / scale), made by the data pipeline (see deflow.flow.h).
@@ -42,18 +43,26 @@ class DeFlowNet(nn.Module):
         std_init_shift: every level's shift starts with A = eye * value; 0 (the released configs) never
             learns A (0.01).
         quant: dequantisation bins, x + (U(0, 1) - 0.5) / quant (32).
-        lr_noise_std: std of the noise h adds to the conditioning image, at train and test time (0.03).
+        h: the domain-invariant function, {type: a registered h, ...its keys}; its downsampling factor is
+            `scale` (default {type: bicubic_noise, noise_std: 0.03}, DeFlow's h).
+        lr_noise_std: the older spelling of h.noise_std of the default h; set at most one of h and lr_noise_std.
         pretrain_encoder: path of ESRGAN RRDB weights for the encoder, or None to start it at random.
     """
 
     def __init__(self, in_channels: int = 3, L: int = 3, K: int = 16, hidden_channels: int = 64,
                  n_transition: int = 2, split_levels=(1,), coupling_eps: float = 1e-3, cond_nf: int = 64,
                  cond_nb: int = 23, cond_gc: int = 32, scale: int = 4, std_init_shift: float = 0.01,
-                 quant: int = 32, lr_noise_std: float = 0.03, pretrain_encoder: str | None = None):
+                 quant: int = 32, h: dict | None = None, lr_noise_std: float | None = None,
+                 pretrain_encoder: str | None = None):
         super().__init__()
+        if h is None:
+            h = {"type": "bicubic_noise", "noise_std": 0.03 if lr_noise_std is None else lr_noise_std}
+        elif lr_noise_std is not None:
+            raise UserError("network_g.lr_noise_std and network_g.h are both set; set the noise in network_g.h "
+                            "(network_g.h.noise_std for bicubic_noise) and remove lr_noise_std")
         self.scale = scale
         self.quant = quant
-        self.h = BicubicNoise(scale, lr_noise_std)
+        self.h = build_h(h, scale)
         self.encoder = ConditionEncoder(scale, L, cond_nf, cond_nb, cond_gc, in_channels)
         if pretrain_encoder:
             self.encoder.load_pretrained(pretrain_encoder)
@@ -75,7 +84,7 @@ class DeFlowNet(nn.Module):
 
     def condition(self, lq: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
         """The per-level conditioning maps of h(lq): one noise draw, to reuse for encode and decode."""
-        return self.encoder(self.h.add_noise(lq, generator))
+        return self.encoder(self.h.perturb(lq, generator))
 
     def _dequantize(self, x, generator):
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -128,8 +137,8 @@ class DeFlowNet(nn.Module):
 
     def translate_back(self, y: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                        heat: float = 0.0) -> torch.Tensor:
-        """Degraded -> clean: every latent goes to its Gaussian posterior given the shift (deflow.md 4);
-        heat 0 takes the posterior mean."""
+        """Degraded -> clean: every latent goes to its Gaussian posterior given the shift (`get_translate_with_zs`
+        of the official code, codes/models/SRFL_Glow_model.py); heat 0 takes the posterior mean."""
         self._check_sizes(lq, y)
         conds = self.condition(lq, generator)
         latents, _ = self.encode(y, conds)

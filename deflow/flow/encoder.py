@@ -27,7 +27,8 @@ class ConditionEncoder(nn.Module):
     """(B, 3, h, w) conditioning image -> one (B, 5 * nf, h * f_l, w * f_l) map per flow level, f_l = scale / 2^l.
 
     The map of level l is the feature at relative factor f_l (nf channels) concatenated with the outputs of
-    the four tapped RRDB blocks (4 nf channels), nearest-resized to it (deflow.md 2.5):
+    the four tapped RRDB blocks (4 nf channels), nearest-resized to it (`rrdbPreprocessing` with `stackRRDB.concat`
+    of the official code, codes/models/modules/RRDBGlowNet_arch.py; features from its RRDBNet_arch.py):
         f = 1:    the trunk, RRDB output + conv_body(RRDB output) (SRFlow's `last_lr_fea`);
         f = 2^k:  the k-th upsampling stage, LeakyReLU(conv_up_k(nearest 2x of the previous stage)) — the
                   official `fea_up2`, `fea_up4` end up activated because SRFlow's LeakyReLU works in place;

@@ -1,23 +1,57 @@
 """The conditional flow: L levels of squeeze, transition steps, conditional steps and optional split."""
+import math
+import re
+
 import torch
 from torch import nn
 
 from deflow.errors import UserError
-from deflow.flow.actnorm import ActNorm
 from deflow.flow.base import FlowSequence
-from deflow.flow.coupling import CondAffineCoupling
-from deflow.flow.invconv import InvConv1x1
 from deflow.flow.split import Split
 from deflow.flow.squeeze import Squeeze
+from deflow.flow.step import FlowStep
+
+
+def flow_size_multiple(scale: int, flow_levels: int) -> int:
+    """The smallest side multiple a flow with `flow_levels` squeezes and its conditioning can take.
+
+    The flow halves H and W once per level (so 2^L divides them); the conditioning image is H / scale
+    (so scale divides them); and h's 0.5x feature map (used at level 3 for scale 4) is H / (2 scale)
+    (so 2 scale divides them). Hence lcm(2^L, 2 * scale): 8 for scale 4 and L = 3, 16 for scale 8.
+    """
+    return math.lcm(2 ** flow_levels, 2 * scale)
+
+
+# State-dict keys of checkpoints written before the layers had names: step part -> today's name.
+_OLD_STEP = re.compile(r"levels\.(\d+)\.layers\.(\d+)\.layers\.(0|1|2\.injector|2\.affine)\.(.*)")
+_OLD_SPLIT = re.compile(r"splits\.(\d+)\.(.*)")
+_OLD_PARTS = {"0": "actnorm", "1": "invconv", "2.injector": "injector.net", "2.affine": "coupling.net"}
+
+
+def _rename_old_keys(flow, state_dict, prefix, *_):
+    """Load-state-dict pre-hook: `levels.{i}.layers.{j}.layers.{k}.` -> `level{i+1}.transition{j}.` or
+    `level{i+1}.step{j - n_transition}.`, then actnorm / invconv / coupling.net / injector.net;
+    `splits.{l}.` -> `split{l}.`"""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        local = key[len(prefix):]
+        if step := _OLD_STEP.fullmatch(local):
+            level, index, part, rest = step.groups()
+            index = int(index)
+            name = f"transition{index}" if index <= flow.n_transition else f"step{index - flow.n_transition}"
+            state_dict[f"{prefix}level{int(level) + 1}.{name}.{_OLD_PARTS[part]}.{rest}"] = state_dict.pop(key)
+        elif split := _OLD_SPLIT.fullmatch(local):
+            state_dict[f"{prefix}split{split.group(1)}.{split.group(2)}"] = state_dict.pop(key)
 
 
 class ConditionalFlowNet(nn.Module):
-    """x (B, C, H, W) <-> latents {level: z}, conditioned on one feature map per level (deflow.md 2.1).
+    """x (B, C, H, W) <-> latents {level: z}, conditioned on one feature map per level (SRFlow's FlowUpsamplerNet,
+    official code codes/models/modules/FlowUpsamplerNet.py).
 
-    Levels are numbered 1..L; level l works at 1/2^l of the input side. Each level is
-    squeeze -> n_transition x (ActNorm, InvConv1x1) -> K x (ActNorm, InvConv1x1, CondAffineCoupling),
-    followed by a Split when l is in `split_levels`. The latents are the eps of every split level and the
-    final z of level L, returned as a dict keyed by level, so per-level parameters pair with them by name.
+    Levels are numbered 1..L; level l works at 1/2^l of the input side. Child `level{l}` runs `squeeze`, then
+    `transition1..n_transition` (FlowStep: actnorm, invconv) and `step1..K` (FlowStep: actnorm, invconv, coupling,
+    injector); child `split{l}` follows when l is in `split_levels`. So a layer's name reads as its place, e.g.
+    `level2.step7.coupling`. The latents are the eps of every split level and the final z of level L, returned as a
+    dict keyed by level, so per-level parameters pair with them by name.
 
     Args:
         in_channels: image channels.
@@ -26,7 +60,7 @@ class ConditionalFlowNet(nn.Module):
         hidden_channels: width of the coupling and injector nets.
         n_transition: unconditional ActNorm + 1x1-conv steps after each squeeze.
         split_levels: 1-based levels (< L) ending with a Split. The official model splits only after
-            level 1 (an SRFlow leftover, deflow.md 2.1), i.e. (1,).
+            level 1, i.e. (1,): FlowUpsamplerNet.arch_split splits levels below L - 1 (an SRFlow leftover).
         eps: lower bound of the coupling scales.
         cond_channels: channels of every conditioning map.
     """
@@ -38,22 +72,26 @@ class ConditionalFlowNet(nn.Module):
         if not split_levels <= set(range(1, L)):
             raise UserError(f"network_g.split_levels: levels are 1-based and below L={L}, got {sorted(split_levels)}")
         self.L = L
-        self.levels = nn.ModuleList()
-        self.splits = nn.ModuleDict()
+        self.n_transition = n_transition
+        self.split_levels = split_levels
         self.latent_channels: dict[int, int] = {}
+        splits = {}
         channels = in_channels
         for level in range(1, L + 1):
             channels *= 4
-            steps = [FlowSequence([ActNorm(channels), InvConv1x1(channels)]) for _ in range(n_transition)]
-            steps += [FlowSequence([ActNorm(channels), InvConv1x1(channels),
-                                    CondAffineCoupling(channels, cond_channels, hidden_channels, eps)])
-                      for _ in range(K)]
-            self.levels.append(FlowSequence([Squeeze(), *steps]))
+            layers = {"squeeze": Squeeze()}
+            layers.update({f"transition{t}": FlowStep(channels) for t in range(1, n_transition + 1)})
+            layers.update({f"step{k}": FlowStep(channels, cond_channels, hidden_channels, eps)
+                           for k in range(1, K + 1)})
+            self.add_module(f"level{level}", FlowSequence(layers))
             if level in split_levels:
-                self.splits[str(level)] = Split(channels)
+                splits[f"split{level}"] = Split(channels)
                 self.latent_channels[level] = channels - channels // 2
                 channels //= 2
         self.latent_channels[L] = channels
+        for name, split in splits.items():  # registered after every level: the parameter order of earlier checkpoints
+            self.add_module(name, split)
+        self.register_load_state_dict_pre_hook(_rename_old_keys)
 
     def latent_shapes(self, batch: int, height: int, width: int) -> dict[int, tuple[int, int, int, int]]:
         """The shape of every latent for an input of (batch, in_channels, height, width)."""
@@ -68,11 +106,11 @@ class ConditionalFlowNet(nn.Module):
         self._check_conds(conds)
         latents = {}
         logdet = x.new_zeros(x.shape[0])
-        for level, (flow, cond) in enumerate(zip(self.levels, conds), 1):
-            x, step_logdet = flow(x, cond)
+        for level, cond in enumerate(conds, 1):
+            x, step_logdet = self.get_submodule(f"level{level}")(x, cond)
             logdet = logdet + step_logdet
-            if str(level) in self.splits:
-                (x, latents[level]), split_logdet = self.splits[str(level)](x)
+            if level in self.split_levels:
+                (x, latents[level]), split_logdet = self.get_submodule(f"split{level}")(x)
                 logdet = logdet + split_logdet
         latents[self.L] = x
         return latents, logdet
@@ -84,9 +122,10 @@ class ConditionalFlowNet(nn.Module):
         x = latents[self.L]
         logdet = x.new_zeros(x.shape[0])
         for level in range(self.L, 0, -1):
-            if str(level) in self.splits:
-                x, split_logdet = self.splits[str(level)]((x, latents.get(level)), reverse=True, generator=generator)
+            if level in self.split_levels:
+                x, split_logdet = self.get_submodule(f"split{level}")((x, latents.get(level)), reverse=True,
+                                                                      generator=generator)
                 logdet = logdet + split_logdet
-            x, step_logdet = self.levels[level - 1](x, conds[level - 1], reverse=True)
+            x, step_logdet = self.get_submodule(f"level{level}")(x, conds[level - 1], reverse=True)
             logdet = logdet + step_logdet
         return x, logdet

@@ -11,8 +11,9 @@ def per_pixel(matrix: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 class DomainShift(nn.Module):
-    """Per pixel over channels: clean latents (label 0) ~ N(0, I), degraded (label 1) ~ N(mu, I + A A^T)
-    (deflow.md sections 0 and 4). A degraded latent is a clean one plus u ~ N(mu, Sigma), Sigma = A A^T.
+    """Per pixel over channels: clean latents (label 0) ~ N(0, I), degraded (label 1) ~ N(mu, I + A A^T), so a
+    degraded latent is a clean one plus u ~ N(mu, Sigma), Sigma = A A^T (DeFlow's latent shift; `mean_shift` and
+    `cov_shift` of the official code, codes/models/modules/RRDBGlowNet_arch.py and Split.py).
 
     Args:
         channels: C of this level's latent.

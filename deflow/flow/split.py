@@ -1,4 +1,5 @@
-"""Split with a learned prior: half the channels leave the flow as the level's latent (deflow.md 2.3)."""
+"""Split with a learned prior: half the channels leave the flow as the level's latent (Glow's split; Split2d of the
+official code, codes/models/modules/Split.py)."""
 import torch
 
 from deflow.flow.base import InvertibleLayer, sum_per_sample

@@ -1,22 +1,21 @@
 """Build DeFlow's multi-scale folders: every source image downscaled by each factor s into `<target>/<s>x/`.
 
-    python scripts/create_dataset.py -source photos/ -target data/clean -scales 1 4 16
+    python scripts/create_dataset.py -source photos/ -target data/clean -scales 1 4 16 [--h bicubic_noise]
 
 Each image is first cropped at the top-left to a multiple of max(scales), so every factor divides it
-exactly and `<s>x/` images are aligned across scales; it is then downscaled with MATLAB's antialiased
-bicubic (degradations.resize.imresize) and written as an 8-bit PNG under the source file's stem.
-Files are written to a temporary name and renamed, so a file that exists is complete: a second run
-skips what is done and an interrupted run resumes.
+exactly and `<s>x/` images are aligned across scales. `1x/` is that crop; every other `<s>x/` is its
+conditioning image under the h named by --h at factor s (deflow.flow.h.conditioning_image, what the model
+computes when translating; bicubic_noise downsamples with MATLAB's antialiased bicubic), as 8-bit PNGs
+under the source file's stem. Files are written to a temporary name and renamed, so a file that exists
+is complete: a second run skips what is done and an interrupted run resumes.
 """
 import argparse
 from pathlib import Path
 
-import torch
-
-from degradations.resize import imresize
-from deflow.cli import user_errors_exit_2
-from deflow.errors import UserError
+from deflow.errors import UserError, user_errors_exit_2
+from deflow.flow.h import build_h, conditioning_image
 from deflow.imageio import list_images, read_image, write_image
+from deflow.registry import load_plugins
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,6 +26,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="output folder; gets one subfolder <s>x/ per scale")
     parser.add_argument("-scales", "--scales", dest="scales", type=int, nargs="+", default=[1, 4],
                         help="downscaling factors (default: 1 4)")
+    parser.add_argument("--h", default="bicubic_noise",
+                        help="registered domain-invariant function h whose downsampling makes <s>x/ "
+                             "(default: bicubic_noise, MATLAB bicubic)")
     return parser.parse_args(argv)
 
 
@@ -48,18 +50,11 @@ def check_args(source: Path, target: Path, scales: list[int]) -> list[Path]:
     return images
 
 
-def downscale(img: torch.Tensor, factor: int) -> torch.Tensor:
-    """(3, H, W) -> (3, H / factor, W / factor) with MATLAB-style antialiased bicubic; H, W divisible by factor."""
-    if factor == 1:
-        return img
-    h, w = img.shape[-2:]
-    return imresize(img, size=(h // factor, w // factor))  # per-axis scale exactly 1 / factor
-
-
-def build(source: Path, target: Path, scales: list[int], log=print) -> tuple[int, int]:
+def build(source: Path, target: Path, scales: list[int], log=print, h: str = "bicubic_noise") -> tuple[int, int]:
     """Write every missing `<target>/<s>x/<stem>.png`; returns (files written, files skipped)."""
     scales = sorted(set(scales))
     images = check_args(source, target, scales)
+    downsamplers = {s: build_h({"type": h}, s) for s in scales if s > 1}
     multiple = max(scales)
     written = skipped = 0
     for i, path in enumerate(images, 1):
@@ -73,7 +68,7 @@ def build(source: Path, target: Path, scales: list[int], log=print) -> tuple[int
                                 "-scales")
             img = img[:, : h - h % multiple, : w - w % multiple]
             for s in todo:
-                write_image(outputs[s], downscale(img, s))
+                write_image(outputs[s], conditioning_image(downsamplers[s], img) if s > 1 else img)
         written += len(todo)
         skipped += len(scales) - len(todo)
         log(f"[{i}/{len(images)}] {path.name}: wrote {len(todo)}, skipped {len(scales) - len(todo)}")
@@ -83,7 +78,12 @@ def build(source: Path, target: Path, scales: list[int], log=print) -> tuple[int
 @user_errors_exit_2
 def main(argv=None) -> None:
     args = parse_args(argv)
+    load_plugins()  # an h registered by a plugin package
     source, target = Path(args.source), Path(args.target)
-    written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True))
+    written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True), h=args.h)
     print(f"done: {written} files written, {skipped} skipped (already there) in {target}/"
           f"{{{','.join(f'{s}x' for s in sorted(set(args.scales)))}}}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

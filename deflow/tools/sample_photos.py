@@ -9,8 +9,7 @@ import numpy as np
 import skimage.data
 import torch
 
-from deflow.cli import user_errors_exit_2
-from deflow.errors import UserError
+from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image, write_image
 
 # name -> loader; stereo_motorcycle gives two views of one scene, kept apart as two photos

@@ -18,8 +18,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from deflow.cli import user_errors_exit_2
-from deflow.errors import UserError
+from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import image_size, list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
 from deflow.tiling import apply_tiled

@@ -3,8 +3,10 @@
     python scripts/translate.py [-opt CONF] --model_path CKPT --source_dir DIR --out_dir DIR
         [--seed 0] [--heat 1.0] [--tile 256] [--device auto] [--mode degrade|restore|sample_clean|sample_degraded]
 
-Any image size works (padded to what the flow needs, cropped back); large images go through in overlapping,
-blended tiles so memory stays bounded; the same seed gives bit-identical outputs.
+Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
+so memory stays bounded: `restore` blends the overlaps with linear ramps; the stochastic modes (degrade, sample_*)
+take every pixel from one tile, the seam in the middle of the overlap, since a blend of two independent noise
+draws has less noise than either. The same seed gives bit-identical outputs.
 """
 import argparse
 from pathlib import Path
@@ -12,10 +14,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from deflow.cli import user_errors_exit_2
-from deflow.errors import UserError
+from deflow.errors import UserError, user_errors_exit_2
+from deflow.flow.deflow_model import MODES, image_generator
 from deflow.imageio import list_images, read_image, write_image
-from deflow.models.deflow_model import MODES, image_generator
 from deflow.models.loading import load_for_inference
 from deflow.tiling import apply_tiled
 
@@ -40,8 +41,9 @@ def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrad
 @user_errors_exit_2
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-opt", "--opt", help="training config (default: the options stored in the checkpoint)")
-    parser.add_argument("--model_path", "-model_path", required=True, help="DeFlow checkpoint")
+    parser.add_argument("-opt", "--opt", help="config: model_type, scale and network_g are enough (default: the options "
+                                               "stored in the checkpoint); weights from path.pretrain_network_g")
+    parser.add_argument("--model_path", "-model_path", help="DeFlow checkpoint (default: -opt's path.pretrain_network_g)")
     parser.add_argument("--source_dir", "-source_dir", required=True, type=Path)
     parser.add_argument("--out_dir", "-out_dir", required=True, type=Path)
     parser.add_argument("--mode", choices=MODES, default="degrade")
@@ -50,6 +52,8 @@ def main(argv=None):
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     args = parser.parse_args(argv)
+    if not args.opt and not args.model_path:
+        raise UserError("give --model_path CKPT or -opt CONF (with path.pretrain_network_g), or both")
     model = load_for_inference(args.model_path, args.opt, args.device, expected_type="DeFlowModel")
     with torch.no_grad():
         written = translate_folder(model, args.source_dir, args.out_dir, args.mode, args.seed, args.heat,

@@ -4,7 +4,7 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from deflow.config import Key
+from deflow.schema import Key
 from deflow.models.base import BaseModel
 from deflow.registry import ARCHS, LOSSES, MODELS
 from deflow.tiling import pad_to_multiple

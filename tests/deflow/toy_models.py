@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deflow.config import Key
+from deflow.schema import Key
 from deflow.models.base import BaseModel, unwrap
 from deflow.registry import ARCHS, MODELS
 

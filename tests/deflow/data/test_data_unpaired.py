@@ -1,10 +1,12 @@
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from deflow.data import ColourNormalization, UnpairedDomainsDataset, flow_size_multiple
+from deflow.config import load_options
+from deflow.data import ColourNormalization, UnpairedDomainsDataset
 from deflow.errors import UserError
 
 NORMALIZE = {"clean_mean": [0.5, 0.4, 0.3], "clean_std": [0.2, 0.25, 0.3],
@@ -73,11 +75,9 @@ def test_val_phase_returns_every_image_once_mod_cropped_for_the_flow(domains, tm
     assert torch.equal(cropped["gt"], cropped["lq"].repeat_interleave(4, 1).repeat_interleave(4, 2))
 
 
-def test_size_multiple_default_is_lcm_of_flow_squeezes_and_twice_the_scale():
-    assert flow_size_multiple(4, 3) == 8
-    assert flow_size_multiple(8, 3) == 16
-    assert flow_size_multiple(2, 4) == 16
-    assert flow_size_multiple(3, 3) == 24
+def test_flow_levels_are_copied_from_network_g_L():
+    opt = load_options(Path(__file__).resolve().parents[3] / "confs" / "cpu" / "deflow-tiny.yml", ["network_g.L=2"])
+    assert opt["datasets"]["train"]["flow_levels"] == 2
 
 
 def test_train_crop_must_fit_the_flow(domains):

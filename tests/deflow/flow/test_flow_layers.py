@@ -3,7 +3,8 @@ log-abs-determinant of its Jacobian. Parameters are perturbed so that zero-initi
 import pytest
 import torch
 
-from deflow.flow import ActNorm, CondAffineCoupling, FlowSequence, InvConv1x1, Split, Squeeze
+from deflow.flow import (ActNorm, CondAffineCoupling, CondAffineInjector, FlowSequence, FlowStep, InvConv1x1, Split,
+                         Squeeze)
 
 
 def perturb_(module, std=0.2):
@@ -16,15 +17,26 @@ def coupling(channels):
     return CondAffineCoupling(channels, cond_channels=3, hidden_channels=8, eps=1e-3)
 
 
+def injector(channels):
+    return CondAffineInjector(channels, cond_channels=3, hidden_channels=8, eps=1e-3)
+
+
+def step(channels):
+    return FlowStep(channels, cond_channels=3, hidden_channels=8, eps=1e-3)
+
+
 # name -> (factory, input shape, conditioning channels or None)
 LAYERS = {
     "actnorm": (lambda: ActNorm(4), (1, 4, 3, 3), None),
     "invconv": (lambda: InvConv1x1(4), (1, 4, 3, 3), None),
     "coupling": (lambda: coupling(4), (1, 4, 3, 3), 3),
     "coupling_odd_channels": (lambda: coupling(5), (1, 5, 2, 2), 3),
+    "injector": (lambda: injector(4), (1, 4, 3, 3), 3),
     "squeeze": (Squeeze, (1, 2, 4, 4), None),
     "split": (lambda: Split(4), (1, 4, 3, 3), None),
-    "flow_step": (lambda: FlowSequence([ActNorm(4), InvConv1x1(4), coupling(4)]), (1, 4, 3, 3), 3),
+    "transition_step": (lambda: FlowStep(4), (1, 4, 3, 3), None),
+    "flow_step": (lambda: step(4), (1, 4, 3, 3), 3),
+    "sequence": (lambda: FlowSequence({"first": step(4), "second": step(4)}), (1, 4, 3, 3), 3),
 }
 
 
@@ -102,17 +114,31 @@ def test_invconv_starts_as_a_rotation():
     assert torch.allclose(weight @ weight.T, torch.eye(6), atol=1e-5)
 
 
-def test_coupling_at_init_divides_by_the_initial_scale_when_encoding():
-    """Zero-initialised nets: every scale is sigmoid(2) + eps and every shift 0; DeFlow's direction divides
-    z1 by it once (injector) and z2 twice (coupling, injector), and decoding multiplies (a contraction)."""
-    layer = CondAffineCoupling(4, cond_channels=2, hidden_channels=8, eps=1e-3)
-    x, cond = torch.randn(2, 4, 3, 3), torch.randn(2, 2, 3, 3)
+def test_at_init_encoding_divides_by_the_initial_scale_and_decoding_multiplies():
+    """Zero-initialised nets: every scale is sigmoid(2) + eps and every shift 0. DeFlow's direction divides z2 by
+    it in the coupling and all of z in the injector (so z1 once, z2 twice in a step); decoding multiplies."""
+    x, cond = torch.randn(2, 4, 3, 3), torch.randn(2, 3, 3, 3)
     s = torch.sigmoid(torch.tensor(2.0)) + 1e-3
+    per_channel = -9 * torch.log(s).item()  # 3 x 3 pixels
+    z, logdet = coupling(4)(x, cond)
+    assert torch.allclose(z[:, :2], x[:, :2]) and torch.allclose(z[:, 2:], x[:, 2:] / s)
+    assert torch.allclose(logdet, torch.full((2,), 2 * per_channel))
+    z, logdet = injector(4)(x, cond)
+    assert torch.allclose(z, x / s) and torch.allclose(logdet, torch.full((2,), 4 * per_channel))
+    layer = step(4).eval()  # eval: ActNorm and InvConv1x1 stay the identity and a rotation
+    rotated, _ = layer.invconv(x)
     z, logdet = layer(x, cond)
-    assert torch.allclose(z[:, :2], x[:, :2] / s) and torch.allclose(z[:, 2:], x[:, 2:] / s ** 2, atol=1e-6)
-    assert torch.allclose(logdet, torch.full((2,), -54 * torch.log(s).item()))
+    assert torch.allclose(z[:, :2], rotated[:, :2] / s) and torch.allclose(z[:, 2:], rotated[:, 2:] / s ** 2, atol=1e-6)
+    assert torch.allclose(logdet, torch.full((2,), 6 * per_channel), atol=1e-5)
     decoded, _ = layer(x, cond, reverse=True)
     assert decoded.norm() < x.norm()
+
+
+def test_step_names_its_layers_and_keeps_the_parameter_order_of_earlier_checkpoints():
+    """The injector's parameters come first (as when it was part of the coupling), though it runs second."""
+    names = [name for name, _ in step(4).named_parameters()]
+    assert [n.split(".")[0] for n in names] == ["actnorm"] * 2 + ["invconv"] * 3 + ["injector"] * 9 + ["coupling"] * 9
+    assert [name for name, _ in FlowStep(4).named_children()] == ["actnorm", "invconv"]
 
 
 def test_split_samples_eps_when_none_is_given():

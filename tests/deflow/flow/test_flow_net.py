@@ -1,11 +1,12 @@
-"""The conditional flow net and DeFlowNet: inversion, latents paired by level, translation, NLL, size."""
+"""The conditional flow net and DeFlowNet: inversion, latents paired by level, translation, NLL, size, layer names."""
 import math
+import re
 
 import pytest
 import torch
 
 from deflow.errors import UserError
-from deflow.flow import ConditionalFlowNet, DeFlowNet, first_nonfinite_layer
+from deflow.flow import ConditionalFlowNet, DeFlowNet, first_nonfinite_layer, flow_size_multiple
 from deflow.registry import ARCHS
 
 TINY = dict(L=2, K=2, hidden_channels=8, n_transition=1, cond_nf=4, cond_nb=1, cond_gc=4, scale=4)
@@ -58,6 +59,13 @@ def test_flow_net_logdet_matches_autograd_jacobian():
         return torch.cat([latents[k].flatten() for k in sorted(latents)])
     _, expected = torch.linalg.slogdet(torch.autograd.functional.jacobian(encode, x.flatten()))
     assert abs(flow.encode(x, conds)[1].item() - expected.item()) < 1e-4
+
+
+def test_size_multiple_is_lcm_of_flow_squeezes_and_twice_the_scale():
+    assert flow_size_multiple(4, 3) == 8
+    assert flow_size_multiple(8, 3) == 16
+    assert flow_size_multiple(2, 4) == 16
+    assert flow_size_multiple(3, 3) == 24
 
 
 def test_split_levels_are_one_based_and_below_L():
@@ -133,23 +141,53 @@ def test_nll_decreases_when_training_a_tiny_config():
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5
 
 
-def test_first_nonfinite_layer_names_the_layer_that_produced_it():
+def test_first_nonfinite_layer_names_the_layer_that_produced_it_readably():
     net, gt, lq = tiny_deflow()
     assert first_nonfinite_layer(net, net.nll, gt, lq, 0) is None
-    coupling = net.flow.levels[1].layers[2].layers[2]
     with torch.no_grad():
-        coupling.affine[4].conv.bias.fill_(float("inf"))
+        net.flow.level2.step2.coupling.net[4].conv.bias.fill_(float("inf"))
     name = first_nonfinite_layer(net, net.nll, gt, lq, 0)
-    assert name == "flow.levels.1.layers.2.layers.2.affine.4.conv"
+    assert name == "flow.level2.step2.coupling.net.4.conv"
     assert not any(h for m in net.modules() for h in m._forward_hooks.values())
 
 
+def old_format(state: dict, n_transition: int) -> dict:
+    """A DeFlowNet state dict with the flow's keys as they were before its layers had names: level l was
+    `levels.{l-1}`, a sequence of squeeze (0), transition steps and conditional steps, each step a sequence of
+    ActNorm (0), InvConv1x1 (1) and the coupling (2) holding `injector` and `affine`; splits were `splits.{l}`."""
+    parts = {"actnorm": "0", "invconv": "1", "injector.net": "2.injector", "coupling.net": "2.affine"}
+
+    def rename(key):
+        if split := re.fullmatch(r"flow\.split(\d+)\.(.*)", key):
+            return f"flow.splits.{split[1]}.{split[2]}"
+        step = re.fullmatch(r"flow\.level(\d+)\.(transition|step)(\d+)\."
+                            r"(actnorm|invconv|injector\.net|coupling\.net)\.(.*)", key)
+        if not step:
+            return key
+        level, kind, index, part, rest = step.groups()
+        position = int(index) + (n_transition if kind == "step" else 0)
+        return f"flow.levels.{int(level) - 1}.layers.{position}.layers.{parts[part]}.{rest}"
+    return {rename(key): value for key, value in state.items()}
+
+
+def test_checkpoints_of_the_unnamed_layers_still_load():
+    trained, _, _ = tiny_deflow()
+    old = old_format(trained.state_dict(), TINY["n_transition"])
+    assert {"flow.levels.1.layers.2.layers.2.affine.4.conv.bias", "flow.levels.0.layers.1.layers.1.lower",
+            "flow.levels.0.layers.2.layers.2.injector.0.actnorm.logs", "flow.splits.1.prior.logs"} <= set(old)
+    assert not any(".level1." in key or ".step" in key or ".split1." in key for key in old)
+    torch.manual_seed(1)
+    fresh = DeFlowNet(**TINY).double()
+    fresh.load_state_dict(old)  # strict: every key renamed, none left over
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in trained.state_dict().items())
+
+
 def test_official_aim_config_has_the_official_parameter_count():
-    """DeFlow's AIM model counts 62,935,305 parameters (deflow.md 2.6). Ours omits three things that hold
-    parameters there but compute nothing: 9,252 identity matrices registered as parameters (6x6 and 96x96,
-    one per domain shift), SRFlow's conditional prior conv `f` on the top latent (320 -> 96, 3x3, with bias:
-    276,576; unused with noInitialInj) and the ESRGAN head the flow never reads (upconv3, HRconv, conv_last:
-    75,587). Everything else, step by step, is the same size."""
+    """DeFlow's AIM model (the official RRDBGlowNet built from codes/confs/DeFlow-AIM-RWSR.yml) counts 62,935,305
+    parameters. Ours omits three things that hold parameters there but compute nothing: 9,252 identity matrices
+    registered as parameters (6x6 and 96x96, one per domain shift), SRFlow's conditional prior conv `f` on the top
+    latent (320 -> 96, 3x3, with bias: 276,576; unused with noInitialInj) and the ESRGAN head the flow never reads
+    (upconv3, HRconv, conv_last: 75,587). Everything else, step by step, is the same size."""
     net = ARCHS.get("DeFlowNet")(L=3, K=16, hidden_channels=128, n_transition=2, split_levels=[1], cond_nf=64,
                                  cond_nb=23, cond_gc=32, scale=8, std_init_shift=0.01)
     count = sum(p.numel() for p in net.parameters())

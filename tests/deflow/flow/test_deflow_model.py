@@ -1,4 +1,5 @@
-"""DeFlowModel end to end on tiny data: training through the trainer, translate.py on odd sizes, seeds, errors."""
+"""DeFlowModel end to end on tiny data: training through the trainer, translate.py on odd sizes, seeds, modes,
+errors, fine-tuning."""
 import numpy as np
 import pytest
 import torch
@@ -8,6 +9,7 @@ from deflow import checkpoint
 from deflow.config import load_options
 from deflow.imageio import read_image, write_image
 from deflow.trainer import train
+from metrics.noise import noise_std
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +74,47 @@ def test_translate_keeps_odd_sizes_and_is_bit_identical_per_seed(cli, main_in_pr
     assert not torch.equal(outs["a"]["odd"], outs["c"]["odd"])
 
 
-@pytest.mark.parametrize("mode", ["restore", "sample_clean", "sample_degraded"])
-def test_other_modes_write_images_of_the_source_size(main_in_process, tiny_deflow, tmp_path, mode):
+@pytest.fixture(scope="module")
+def noisy_shift(tiny_deflow, tmp_path_factory) -> str:
+    """The trained checkpoint with every level's degraded density set to N(0, I + A A^T), A = 2 I: a model whose
+    degraded domain is its clean one plus strong noise (3 iterations learn too small a shift to measure)."""
+    _, ckpt = tiny_deflow
+    state = checkpoint.load(ckpt)
+    for weights in (state["model"]["nets"]["g"], *state["model"]["ema"].values()):
+        for key, value in weights.items():
+            if key.startswith("shifts."):
+                value.copy_(2 * torch.eye(len(value)) if key.endswith(".A") else torch.zeros_like(value))
+    path = tmp_path_factory.mktemp("noisy_shift") / "noisy_shift.pth"
+    checkpoint.save_atomic(state, path)
+    return str(path)
+
+
+def translated(main_in_process, ckpt, source_dir, out_dir, mode) -> dict[str, torch.Tensor]:
     from deflow.tools.translate import main
 
-    root, ckpt = tiny_deflow
-    code, _, err = main_in_process(main, "--model_path", ckpt, "--source_dir", root / "src", "--out_dir",
-                                   tmp_path / mode, "--mode", mode, "--device", "cpu")
+    code, _, err = main_in_process(main, "--model_path", ckpt, "--source_dir", source_dir, "--out_dir", out_dir,
+                                   "--mode", mode, "--device", "cpu")
     assert code == 0, err
-    assert read_image(tmp_path / mode / "odd.png").shape == (3, 101, 77)
+    return {path.stem: read_image(path) for path in out_dir.iterdir()}
+
+
+def test_restore_lowers_the_noise_of_a_degraded_image(main_in_process, tiny_deflow, noisy_shift, tmp_path):
+    root, _ = tiny_deflow
+    degraded = read_image(root / "degraded" / "gt" / "rocket.png")[:, :93, :117]  # odd sides: padded, cropped back
+    write_image(tmp_path / "src" / "rocket.png", degraded)
+    restored = translated(main_in_process, noisy_shift, tmp_path / "src", tmp_path / "restored", "restore")["rocket"]
+    assert restored.shape == degraded.shape
+    assert noise_std(restored) < 0.5 * noise_std(degraded)  # 8.4 -> 2.7 (8-bit units)
+
+
+def test_sample_degraded_is_noisier_than_sample_clean(main_in_process, tiny_deflow, noisy_shift, tmp_path):
+    root, _ = tiny_deflow
+    noise = {}
+    for mode in ("sample_clean", "sample_degraded"):
+        images = translated(main_in_process, noisy_shift, root / "src", tmp_path / mode, mode)
+        assert images["odd"].shape == (3, 101, 77) and images["small"].shape == (3, 19, 23)
+        noise[mode] = noise_std(images["odd"])
+    assert noise["sample_degraded"] > 1.3 * noise["sample_clean"]  # 59.5 vs 36.6 (8-bit units)
 
 
 def test_translate_refuses_its_source_folder_and_missing_inputs(cli, main_in_process, tiny_deflow, tmp_path):
@@ -99,17 +133,24 @@ def test_translate_refuses_its_source_folder_and_missing_inputs(cli, main_in_pro
     assert missing.returncode == 2 and "checkpoint not found" in missing.stderr
 
 
-def test_fine_tuning_from_a_trained_model_is_logged(tiny_deflow, tmp_path):
+def test_fine_tuning_starts_from_the_checkpoint_weights_with_a_fresh_optimizer(tiny_deflow, tmp_path):
+    """One iteration at learning rate 0 keeps the weights as loaded; a fresh Adam has then taken 1 step, where the
+    source checkpoint's optimizer had taken 3."""
     root, ckpt = tiny_deflow
     opt = load_options(root / "tiny.yml", [f"path.experiments_root={tmp_path / 'ft'}", "train.total_iter=1",
-                                           f"path.pretrain_network_g={ckpt}", "val.val_freq=null"])
+                                           "train.optim_g.lr=0.0", f"path.pretrain_network_g={ckpt}",
+                                           "val.val_freq=null"])
     train(opt)
-    assert f"fine-tuning: weights from {ckpt}" in (tmp_path / "ft" / "train.log").read_text()
+    source, tuned = checkpoint.load(ckpt), checkpoint.load(checkpoint.latest(tmp_path / "ft" / "checkpoints"))
+    weights, loaded = source["model"]["nets"]["g"], tuned["model"]["nets"]["g"]
+    assert loaded.keys() == weights.keys() and all(torch.equal(loaded[k], weights[k]) for k in weights)
+    assert {int(s["step"]) for s in source["optimizers"]["g"]["state"].values()} == {3}
+    assert {int(s["step"]) for s in tuned["optimizers"]["g"]["state"].values()} == {1}
 
 
 def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(main_in_process, tiny_deflow, tmp_path):
     from deflow.models.loading import load_for_inference
-    from deflow.tools.deflow_diagnose import diagnose, main
+    from deflow.bench.deflow_diagnose import diagnose, main
 
     root, ckpt = tiny_deflow
     model = load_for_inference(ckpt, device="cpu")

@@ -1,12 +1,14 @@
 """DeFlowModel: trains DeFlowNet by the NLL of unpaired clean (label 0) and degraded (label 1) images,
-and translates clean images into degraded ones (deflow.md sections 0, 3 and 4)."""
+and translates clean images into degraded ones (official code: codes/models/SRFL_Glow_model.py, codes/translate.py)."""
 import zlib
 
 import torch
 import torch.nn.functional as F
 
-from deflow.data.unpaired_domains_dataset import ColourNormalization, flow_size_multiple
+from deflow.data.colour_normalization import ColourNormalization
 from deflow.flow.debug import first_nonfinite_layer
+from deflow.flow.flownet import flow_size_multiple
+from deflow.flow.h import conditioning_image
 from deflow.models.base import BaseModel, unwrap
 from deflow.registry import ARCHS, MODELS
 
@@ -38,7 +40,7 @@ class DeFlowModel(BaseModel):
         normalize = (opt.get("datasets", {}).get("train") or {}).get("normalize")
         self.normalize = ColourNormalization(normalize) if normalize else None
 
-    def losses(self, batch: dict, stage: str) -> dict:
+    def losses(self, batch: dict, shared: dict, stage: str) -> dict:
         # Calling the (possibly DDP-wrapped) module, not .nll, so DDP synchronises the gradients.
         nll = self.nets["g"](batch["gt"], batch["lq"], batch["label"])
         return {"nll": nll.bits_per_dim.mean()}
@@ -68,8 +70,8 @@ class DeFlowModel(BaseModel):
         return f"first non-finite output in layer {layer}" if layer else ""
 
     def conditioning_image(self, image: torch.Tensor) -> torch.Tensor:
-        """image (B, 3, H, W) downsampled by h's factor and rounded to 8 bit, as the LQ files of training are."""
-        return self.net_for_inference("g").h.downsample(image).clamp(0, 1).mul(255).round().div(255)
+        """image (B, 3, H, W) -> its conditioning image under the net's h, as dataset creation writes it."""
+        return conditioning_image(self.net_for_inference("g").h, image)
 
     @torch.no_grad()
     def convert(self, image: torch.Tensor, mode: str, generator: torch.Generator, heat: float = 1.0) -> torch.Tensor:
