@@ -1,4 +1,5 @@
-"""DeFlow's conditional normalizing flow: invertible layers, the flow net, the conditioning encoder, h."""
+"""DeFlow (Wolf et al., CVPR 2021), the degradation-learning family: invertible layers, the flow net, the conditioning
+encoder, the domain-invariant functions h and `DeFlowModel` (deflow_model.py)."""
 from deflow.flow.actnorm import ActNorm
 from deflow.flow.base import FlowSequence, InvertibleLayer
 from deflow.flow.coupling import CondAffineCoupling

@@ -1,1 +1,3 @@
-"""Model types: what the trainer drives (networks, losses, validation); architectures live in archs/."""
+"""The model contract every family implements (`base.py`) and building a model for inference (`loading.py`).
+
+Model types live in their family folders (`deflow/flow/deflow_model.py`, `sr/<family>/`)."""
