@@ -133,3 +133,35 @@ def test_inference_needs_only_model_type_scale_network_and_weights(main_in_proce
     no_weights.write_text(yaml.safe_dump({"model_type": "SRModel", "scale": 2, "network_g": net}))
     code, _, err = main_in_process(main, "-opt", no_weights, "--input", lr, "--out", tmp_path / "o2")
     assert code == 2 and "has weights to load and none were given" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_loss_scaler_updates_once_per_iteration_and_an_overflow_skips_every_network(toy_two_stage_config):
+    """AMP's path, on the CPU with an enabled GradScaler: one update per iteration however many stages; a gradient
+    overflow in any stage steps no network and lowers the scale (it is the scaler's event, not a non-finite loss)."""
+    from deflow.trainer import train_step
+    from deflow.training_state import build_training
+
+    cpu = torch.device("cpu")
+    opt = load_options(toy_two_stage_config, ["train.net_d_init_iters=0", "train.net_d_iters=1"])
+    t = build_training(opt, cpu, world=1, amp=None)
+    updates = []
+
+    class CountingScaler(torch.amp.GradScaler):
+        def update(self, new_scale=None):
+            updates.append(self.get_scale())
+            super().update(new_scale)
+
+    batch = {"lq": torch.rand(2, 3, 16, 16), "gt": torch.rand(2, 3, 16, 16)}
+    t.scaler = CountingScaler("cpu", init_scale=2.0 ** 8)
+    losses, bad = train_step(t, batch, None, None, 1, cpu)
+    assert bad is None and set(losses) == {"l_pix", "l_gan", "l_d"} and updates == [2.0 ** 8]
+
+    t.scaler = CountingScaler("cpu", init_scale=3.0e38)  # with inputs of 1e6, scaled gradients overflow float32
+    batch = {"lq": 1e6 * batch["lq"], "gt": batch["gt"]}
+    before = {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in t.model.nets.items()}
+    steps = {name: [s["step"].clone() for s in o.state_dict()["state"].values()] for name, o in t.optimizers.items()}
+    losses, bad = train_step(t, batch, None, None, 1, cpu)
+    assert losses == {} and bad is None and len(updates) == 2 and t.scaler.get_scale() < updates[1]
+    for name, net in t.model.nets.items():
+        assert all(torch.equal(v, before[name][k]) for k, v in net.state_dict().items()), name
+        assert [s["step"] for s in t.optimizers[name].state_dict()["state"].values()] == steps[name]
