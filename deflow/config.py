@@ -266,7 +266,7 @@ def resolve_options(opt: dict, training: bool = True) -> dict:
 
 def describe_schema(model_type: str) -> str:
     """Every key of a model type with its type, default and meaning (for `--schema`)."""
-    from deflow.registry import load_plugins, MODELS
+    from deflow.registry import MODELS, load_plugins
 
     failed = load_plugins()
     model = MODELS.get(model_type)

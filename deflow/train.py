@@ -4,8 +4,8 @@ Under `torchrun --nproc_per_node=N -m deflow.train -opt ...` every process runs 
 """
 import argparse
 
-from deflow.errors import user_errors_exit_2
 from deflow.config import describe_schema, load_options
+from deflow.errors import user_errors_exit_2
 
 
 def parse_args(argv=None):

@@ -42,8 +42,8 @@ import yaml
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
 from deflow.bench.methods import METHODS
 from deflow.bench.run import overrides, run
-from deflow.errors import UserError, user_errors_exit_2
 from deflow.config import load_options
+from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import pick_device
 from deflow.tools.sample_photos import photo_sources, source_name, write_photo_set

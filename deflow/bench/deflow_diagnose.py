@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from deflow.errors import user_errors_exit_2
-from deflow.imageio import list_images, read_image
 from deflow.flow.deflow_model import image_generator
 from deflow.flow.flownet import flow_size_multiple
+from deflow.imageio import list_images, read_image
 from deflow.models.loading import load_for_inference
 from metrics.noise import noise_std
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deflow.schema import REQUIRED, Key
 from deflow.errors import UserError
 from deflow.imageio import image_size, list_images, read_image
+from deflow.schema import REQUIRED, Key
 
 
 def with_defaults(options: dict[str, Key], opt: dict) -> dict:

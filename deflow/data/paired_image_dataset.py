@@ -1,11 +1,11 @@
 """PairedImageDataset: (LQ, GT) image pairs from two folders, matched by file name (BasicSR's layout)."""
 from torch.utils.data import Dataset
 
-from deflow.schema import REQUIRED, Key
 from deflow.data.folders import (ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name,
                                  train_crop_size, with_defaults)
 from deflow.data.transforms import augment, paired_random_crop
 from deflow.registry import DATASETS
+from deflow.schema import REQUIRED, Key
 
 
 @DATASETS.register()

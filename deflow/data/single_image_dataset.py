@@ -1,10 +1,10 @@
 """SingleImageDataset: the images of one folder, for inference (SR of real LR images, translation)."""
 from torch.utils.data import Dataset
 
-from deflow.schema import REQUIRED, Key
 from deflow.data.folders import ImageLoader, with_defaults
 from deflow.imageio import list_images
 from deflow.registry import DATASETS
+from deflow.schema import REQUIRED, Key
 
 
 @DATASETS.register()

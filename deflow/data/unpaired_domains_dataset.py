@@ -7,7 +7,6 @@ conditioning network h reads. NTIRE / DPED: clean `4x/` with `16x/`, degraded `1
 import torch
 from torch.utils.data import Dataset
 
-from deflow.schema import REQUIRED, Key
 from deflow.data.colour_normalization import ColourNormalization
 from deflow.data.folders import (ImageLoader, check_min_size, check_scale, is_train, item_rng, pair_by_name,
                                  train_crop_size, with_defaults)
@@ -15,6 +14,7 @@ from deflow.data.transforms import augment, mod_crop, paired_random_crop
 from deflow.errors import UserError
 from deflow.flow.flownet import flow_size_multiple
 from deflow.registry import DATASETS
+from deflow.schema import REQUIRED, Key
 
 CLEAN, DEGRADED = 0, 1
 

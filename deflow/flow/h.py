@@ -13,10 +13,10 @@ decode of a translation, so both see the same draw.
 """
 import torch
 
-from degradations.resize import imresize
 from deflow.errors import UserError
 from deflow.registry import H_FUNCTIONS
 from deflow.schema import REQUIRED, Key, signature_schema, validate
+from degradations.resize import imresize
 
 
 def build_h(section: dict, factor: int):

@@ -4,9 +4,9 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from deflow.schema import Key
 from deflow.models.base import BaseModel
 from deflow.registry import ARCHS, LOSSES, MODELS
+from deflow.schema import Key
 from deflow.tiling import pad_to_multiple
 
 log = logging.getLogger("deflow")

@@ -86,8 +86,8 @@ def test_each_network_can_start_from_pretrained_weights(toy_two_stage_config, tm
 
 def test_a_model_without_weights_is_evaluated_from_its_config_alone(main_in_process, tmp_path):
     import tests.deflow.toy_models  # noqa: F401
-    from deflow.tools.test_sr import main
     from deflow.tools.sample_photos import photo
+    from deflow.tools.test_sr import main
 
     noise = torch.Generator().manual_seed(1)
     for name in ("cat", "cup"):

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deflow.schema import Key
 from deflow.models.base import BaseModel, unwrap
 from deflow.registry import ARCHS, MODELS
+from deflow.schema import Key
 
 EVENTS = {"forward": 0, "stages": [], "after_step": []}
 

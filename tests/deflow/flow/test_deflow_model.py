@@ -16,6 +16,7 @@ from metrics.noise import noise_std
 def tiny_deflow(tmp_path_factory):
     """A DeFlow checkpoint after 3 iterations on 32 px crops; plus two odd-sized clean images."""
     import torch.nn.functional as F
+
     from deflow.tools.sample_photos import photo
 
     root = tmp_path_factory.mktemp("deflow")
@@ -149,8 +150,8 @@ def test_fine_tuning_starts_from_the_checkpoint_weights_with_a_fresh_optimizer(t
 
 
 def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(main_in_process, tiny_deflow, tmp_path):
-    from deflow.models.loading import load_for_inference
     from deflow.bench.deflow_diagnose import diagnose, main
+    from deflow.models.loading import load_for_inference
 
     root, ckpt = tiny_deflow
     model = load_for_inference(ckpt, device="cpu")

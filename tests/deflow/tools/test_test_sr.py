@@ -5,11 +5,10 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
+from skimage.metrics import peak_signal_noise_ratio
 
 from deflow import checkpoint
 from deflow.config import load_options
-from skimage.metrics import peak_signal_noise_ratio
-
 from deflow.imageio import read_image, to_uint8, write_image
 from deflow.tools.sample_photos import photo
 from deflow.trainer import train
