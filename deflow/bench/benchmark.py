@@ -14,7 +14,7 @@ oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflo
 confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml). One SR network, schedule and seed for all
 (--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where its weights are
 on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
-classifier two-sample test (metrics/realism.py) of each method's LR against (a) the camera's LR of the same clean
+classifier two-sample test (metrics/realism/c2st.py) of each method's LR against (a) the camera's LR of the same clean
 photos, another noise draw: content matched, 50 % = indistinguishable; (b) the real domain: other photos, so
 content differences count too and the oracle's accuracy is the floor of that column.
 
