@@ -34,7 +34,7 @@ def latent_variances(model, images: list[torch.Tensor], degraded: bool, seed: in
         if degraded and model.normalize is not None:
             x = model.normalize(x)
         generator = torch.Generator(model.device).manual_seed(seed + i)
-        latents, _ = net.encode_image(x, model.conditioning_image(x), generator=generator)
+        latents, _ = net.encode_image(x, model.conditioning_image(x), generator=generator, label=int(degraded))
         for level, z in latents.items():
             pixels.setdefault(str(level), []).append(z[0].flatten(1).double())
     return {level: float(torch.cov(torch.cat(z, 1)).trace()) / z[0].shape[0] for level, z in pixels.items()}

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from deflow.errors import UserError
+from deflow.flow.content_shift import ContentShift
 from deflow.flow.encoder import ConditionEncoder
 from deflow.flow.flownet import ConditionalFlowNet
 from deflow.flow.h import build_h
@@ -46,6 +47,10 @@ class DeFlowNet(nn.Module):
         h: the domain-invariant function, {type: a registered h, ...its keys}; its downsampling factor is
             `scale` (default {type: bicubic_noise, noise_std: 0.03}, DeFlow's h).
         lr_noise_std: the older spelling of h.noise_std of the default h; set at most one of h and lr_noise_std.
+        content_shift: each level's shift follows the conditioning (deflow.flow.content_shift): mean and per-channel
+            scale of u predicted per pixel, starting as DeFlow's shift (False: DeFlow's shift).
+        domain_split_prior: the degraded domain corrects the split priors with a zero-initialised conv of its own
+            (deflow.flow.split; False: one prior for both domains, as DeFlow).
         pretrain_encoder: path of ESRGAN RRDB weights for the encoder, or None to start it at random.
     """
 
@@ -53,7 +58,7 @@ class DeFlowNet(nn.Module):
                  n_transition: int = 2, split_levels=(1,), coupling_eps: float = 1e-3, cond_nf: int = 64,
                  cond_nb: int = 23, cond_gc: int = 32, scale: int = 4, std_init_shift: float = 0.01,
                  quant: int = 32, h: dict | None = None, lr_noise_std: float | None = None,
-                 pretrain_encoder: str | None = None):
+                 content_shift: bool = False, domain_split_prior: bool = False, pretrain_encoder: str | None = None):
         super().__init__()
         if h is None:
             h = {"type": "bicubic_noise", "noise_std": 0.03 if lr_noise_std is None else lr_noise_std}
@@ -67,9 +72,12 @@ class DeFlowNet(nn.Module):
         if pretrain_encoder:
             self.encoder.load_pretrained(pretrain_encoder)
         self.flow = ConditionalFlowNet(in_channels, L, K, hidden_channels, n_transition, split_levels,
-                                       coupling_eps, self.encoder.out_channels)
-        self.shifts = nn.ModuleDict({str(level): DomainShift(c, std_init_shift)
-                                     for level, c in self.flow.latent_channels.items()})
+                                       coupling_eps, self.encoder.out_channels, domain_split_prior)
+        def shift(channels: int) -> DomainShift:
+            if content_shift:
+                return ContentShift(channels, self.encoder.out_channels, std_init_shift)
+            return DomainShift(channels, std_init_shift)
+        self.shifts = nn.ModuleDict({str(level): shift(c) for level, c in self.flow.latent_channels.items()})
 
     def _check_sizes(self, lq: torch.Tensor, image: torch.Tensor | None = None) -> tuple[int, int]:
         height, width = lq.shape[2] * self.scale, lq.shape[3] * self.scale
@@ -90,18 +98,24 @@ class DeFlowNet(nn.Module):
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
         return x + (noise - 0.5) / self.quant
 
-    def encode(self, x, conds):
-        return self.flow.encode(x, conds)
+    def encode(self, x, conds, label=None):
+        return self.flow.encode(x, conds, label)
 
-    def decode(self, latents, conds, generator: torch.Generator | None = None):
-        return self.flow.decode(latents, conds, generator)
+    def decode(self, latents, conds, generator: torch.Generator | None = None, label=None):
+        return self.flow.decode(latents, conds, generator, label)
 
     def encode_image(self, x: torch.Tensor, lq: torch.Tensor, dequant_noise: bool = True,
-                     generator: torch.Generator | None = None):
-        """x (B, C, H, W) -> ({level: latent}, logdet (B,)) under h(lq), dequantised as in training."""
+                     generator: torch.Generator | None = None, label=None):
+        """x (B, C, H, W) of domain `label` -> ({level: latent}, logdet (B,)) under h(lq), dequantised as in
+        training (`label` matters only to a domain split prior)."""
+        latents, logdet, _ = self._encode_image(x, lq, dequant_noise, generator, label)
+        return latents, logdet
+
+    def _encode_image(self, x, lq, dequant_noise, generator, label):
         self._check_sizes(lq, x)
         x = self._dequantize(x, generator) if dequant_noise else x
-        return self.encode(x, self.condition(lq, generator))
+        conds = self.condition(lq, generator)
+        return *self.encode(x, conds, label), conds
 
     def nll(self, gt: torch.Tensor, lq: torch.Tensor, label, dequant_noise: bool = True,
             generator: torch.Generator | None = None) -> NLL:
@@ -112,8 +126,9 @@ class DeFlowNet(nn.Module):
         bits_per_pixel is DeFlow's logged `nll`: the same sum with H W in place of D in both places (its
         dequantisation constant counts pixels, not dimensions), i.e. 3 bits_per_dim - 2 log2(quant) for RGB.
         """
-        latents, logdet = self.encode_image(gt, lq, dequant_noise, generator)
-        log_p = sum(self.shifts[str(level)].log_prob(z, label) for level, z in latents.items()) + logdet
+        latents, logdet, conds = self._encode_image(gt, lq, dequant_noise, generator, label)
+        log_p = logdet + sum(self.shifts[str(level)].log_prob(z, label, conds[level - 1])
+                             for level, z in latents.items())
         dims, pixels = gt[0].numel(), gt.shape[2] * gt.shape[3]
         log_q = math.log(self.quant)
         return NLL(-(log_p - dims * log_q) / (dims * math.log(2)), -(log_p - pixels * log_q) / (pixels * math.log(2)))
@@ -125,15 +140,16 @@ class DeFlowNet(nn.Module):
 
     def translate(self, x: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                   heat: float = 1.0, dequant_noise: bool = True) -> torch.Tensor:
-        """Clean -> degraded: encode x under h(lq), add heat * u, u ~ N(mu, A A^T) of each level, decode.
+        """Clean -> degraded: encode x under h(lq), add heat * u, u the shift of each level, decode.
         Dequantisation noise is on by default, as in DeFlow's translate.py. The output is not clipped."""
         self._check_sizes(lq, x)
         conds = self.condition(lq, generator)
         x = self._dequantize(x, generator) if dequant_noise else x
-        latents, _ = self.encode(x, conds)
-        shifted = {level: z + heat * self.shifts[str(level)].sample_shift(z.shape, generator).to(z.dtype)
-                   for level, z in latents.items()}
-        return self.decode(shifted, conds)[0]
+        latents, _ = self.encode(x, conds, 0)
+        shifts = {level: self.shifts[str(level)].sample_shift(z.shape, generator, conds[level - 1])
+                  for level, z in latents.items()}
+        shifted = {level: z + heat * shifts[level].to(z.dtype) for level, z in latents.items()}
+        return self.decode(shifted, conds, label=1)[0]
 
     def translate_back(self, y: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                        heat: float = 0.0) -> torch.Tensor:
@@ -141,15 +157,16 @@ class DeFlowNet(nn.Module):
         of the official code, codes/models/SRFL_Glow_model.py); heat 0 takes the posterior mean."""
         self._check_sizes(lq, y)
         conds = self.condition(lq, generator)
-        latents, _ = self.encode(y, conds)
-        clean = {level: self.shifts[str(level)].posterior(z, generator, heat) for level, z in latents.items()}
-        return self.decode(clean, conds)[0]
+        latents, _ = self.encode(y, conds, 1)
+        clean = {level: self.shifts[str(level)].posterior(z, generator, heat, conds[level - 1])
+                 for level, z in latents.items()}
+        return self.decode(clean, conds, label=0)[0]
 
     def sample(self, lq: torch.Tensor, label, generator: torch.Generator | None = None) -> torch.Tensor:
         """An image of domain `label` given h(lq), every latent drawn from its prior (no temperature)."""
         height, width = self._check_sizes(lq)
         conds = self.condition(lq, generator)
         shapes = self.flow.latent_shapes(lq.shape[0], height, width)
-        latents = {level: self.shifts[str(level)].sample(shape, label, generator).to(lq.dtype)
+        latents = {level: self.shifts[str(level)].sample(shape, label, generator, conds[level - 1]).to(lq.dtype)
                    for level, shape in shapes.items()}
-        return self.decode(latents, conds)[0]
+        return self.decode(latents, conds, label=label)[0]

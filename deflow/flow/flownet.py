@@ -63,10 +63,12 @@ class ConditionalFlowNet(nn.Module):
             level 1, i.e. (1,): FlowUpsamplerNet.arch_split splits levels below L - 1 (an SRFlow leftover).
         eps: lower bound of the coupling scales.
         cond_channels: channels of every conditioning map.
+        domain_split_prior: the splits' priors get a correction of the degraded domain (see Split).
     """
 
     def __init__(self, in_channels: int = 3, L: int = 3, K: int = 16, hidden_channels: int = 64,
-                 n_transition: int = 2, split_levels=(1,), eps: float = 1e-3, cond_channels: int = 320):
+                 n_transition: int = 2, split_levels=(1,), eps: float = 1e-3, cond_channels: int = 320,
+                 domain_split_prior: bool = False):
         super().__init__()
         split_levels = set(split_levels)
         if not split_levels <= set(range(1, L)):
@@ -85,7 +87,7 @@ class ConditionalFlowNet(nn.Module):
                            for k in range(1, K + 1)})
             self.add_module(f"level{level}", FlowSequence(layers))
             if level in split_levels:
-                splits[f"split{level}"] = Split(channels)
+                splits[f"split{level}"] = Split(channels, domain_split_prior)
                 self.latent_channels[level] = channels - channels // 2
                 channels //= 2
         self.latent_channels[L] = channels
@@ -101,8 +103,9 @@ class ConditionalFlowNet(nn.Module):
         if len(conds) != self.L:
             raise ValueError(f"expected {self.L} conditioning maps (one per level), got {len(conds)}")
 
-    def encode(self, x: torch.Tensor, conds) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
-        """x and conds (one map per level, level 1 first) -> ({level: latent}, logdet (B,))."""
+    def encode(self, x: torch.Tensor, conds, label=None) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        """x and conds (one map per level, level 1 first) -> ({level: latent}, logdet (B,)). `label` (the domain
+        of x) matters only to splits with a domain prior."""
         self._check_conds(conds)
         latents = {}
         logdet = x.new_zeros(x.shape[0])
@@ -110,21 +113,21 @@ class ConditionalFlowNet(nn.Module):
             x, step_logdet = self.get_submodule(f"level{level}")(x, cond)
             logdet = logdet + step_logdet
             if level in self.split_levels:
-                (x, latents[level]), split_logdet = self.get_submodule(f"split{level}")(x)
+                (x, latents[level]), split_logdet = self.get_submodule(f"split{level}")(x, label=label)
                 logdet = logdet + split_logdet
         latents[self.L] = x
         return latents, logdet
 
-    def decode(self, latents: dict[int, torch.Tensor], conds, generator: torch.Generator | None = None):
-        """{level: latent} and conds -> (x, logdet (B,) of decoding). A missing split latent is drawn from
-        N(0, I) with `generator`; the level-L latent is required."""
+    def decode(self, latents: dict[int, torch.Tensor], conds, generator: torch.Generator | None = None, label=None):
+        """{level: latent} and conds -> (x, logdet (B,) of decoding), x of domain `label`. A missing split latent is
+        drawn from N(0, I) with `generator`; the level-L latent is required."""
         self._check_conds(conds)
         x = latents[self.L]
         logdet = x.new_zeros(x.shape[0])
         for level in range(self.L, 0, -1):
             if level in self.split_levels:
                 x, split_logdet = self.get_submodule(f"split{level}")((x, latents.get(level)), reverse=True,
-                                                                      generator=generator)
+                                                                      generator=generator, label=label)
                 logdet = logdet + split_logdet
             x, step_logdet = self.get_submodule(f"level{level}")(x, conds[level - 1], reverse=True)
             logdet = logdet + step_logdet

@@ -33,8 +33,9 @@ class DomainShift(nn.Module):
     def _mu(self, z):
         return self.mean_shift.to(z.dtype).view(1, -1, 1, 1)
 
-    def log_prob(self, z: torch.Tensor, label) -> torch.Tensor:
-        """z (B, C, H, W), label 0/1 (int or (B,)) -> (B,) log-density summed over pixels (float64 inside)."""
+    def log_prob(self, z: torch.Tensor, label, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """z (B, C, H, W), label 0/1 (int or (B,)) -> (B,) log-density summed over pixels (float64 inside).
+        `cond`, the level's conditioning map, is what a content-dependent shift reads; this one ignores it."""
         batch, channels = z.shape[:2]
         pixels = z.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)
         log_2pi = math.log(2 * math.pi)
@@ -48,18 +49,21 @@ class DomainShift(nn.Module):
         label = torch.as_tensor(label, device=z.device).expand(batch).bool()
         return torch.where(label, degraded, clean).to(z.dtype)
 
-    def sample_shift(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_shift(self, shape, generator: torch.Generator | None = None,
+                     cond: torch.Tensor | None = None) -> torch.Tensor:
         """u ~ N(mu, A A^T) per pixel, shape (B, C, H, W): what translation adds to a clean latent."""
         n = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
         return per_pixel(self.A, n) + self._mu(n)
 
-    def sample(self, shape, label, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, shape, label, generator: torch.Generator | None = None,
+               cond: torch.Tensor | None = None) -> torch.Tensor:
         """A latent of the domain `label` (int or (B,)): N(0, I), plus u for label 1."""
         z = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
         label = torch.as_tensor(label, device=z.device).expand(shape[0]).to(z.dtype).view(-1, 1, 1, 1)
         return z + label * self.sample_shift(shape, generator)
 
-    def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0):
+    def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0,
+                  cond: torch.Tensor | None = None):
         """The clean latent behind a degraded one z = z_x + u: z_x | z ~ N((I+S)^-1 (z - mu), S (I+S)^-1),
         S = A A^T. heat 0 returns the posterior mean; heat t adds t times a posterior standard deviation."""
         d, v = torch.linalg.eigh(self.sigma())

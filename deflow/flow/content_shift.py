@@ -1,0 +1,88 @@
+"""A domain shift that depends on the content: noise that grows with the signal (shot noise) needs it.
+
+DeFlow's shift is one Gaussian for every pixel, u ~ N(mu, A A^T). Here a zero-initialised 3x3 conv reads the
+level's conditioning map c (features of h(x), shared by both domains, so DeFlow's derivation still holds) and
+predicts a mean offset and a per-channel log-scale at every pixel:
+
+    u ~ N(mu + m(c), S(c) A A^T S(c)),   S(c) = diag(exp(l(c))),   (m, l) = conv(c), both 0 at initialisation
+
+so training starts from DeFlow's shift, and S can follow a signal-dependent noise level the way Noise Flow's
+signal-dependent layer does (Abdelhamed et al., ICCV 2019, Sec. 3.3). Per pixel, a degraded latent is
+z ~ N(mu + m, I + S A A^T S); its log-density uses one Cholesky factor per pixel (float64).
+"""
+import math
+
+import torch
+from torch import nn
+
+from deflow.flow.shift import DomainShift, per_pixel
+
+
+class ContentShift(DomainShift):
+    """DomainShift whose mean and per-channel scale follow the conditioning map `cond` (B, cond_channels, H, W)
+    at the latent's resolution.
+
+    Args:
+        channels: C of this level's latent.
+        cond_channels: channels of the conditioning map.
+        std_init_shift: A starts as eye * std_init_shift (as DomainShift).
+    """
+
+    def __init__(self, channels: int, cond_channels: int, std_init_shift: float = 0.01):
+        super().__init__(channels, std_init_shift)
+        self.content = nn.Conv2d(cond_channels, 2 * channels, 3, padding=1)
+        nn.init.zeros_(self.content.weight)
+        nn.init.zeros_(self.content.bias)
+
+    def mean_and_scale(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, H, W) mean mu + m(c) and scale exp(l(c)) of every pixel."""
+        offset, log_scale = self.content(cond).chunk(2, dim=1)
+        return self._mu(offset) + offset, torch.exp(log_scale)
+
+    def _pixel_covariance(self, scale: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) scales -> (B H W, C, C): I + S A A^T S of every pixel, float64, pixels in (b, h, w) order."""
+        s = scale.double().permute(0, 2, 3, 1).reshape(-1, scale.shape[1], 1)
+        root = s * self.A.double()  # S A
+        eye = torch.eye(scale.shape[1], dtype=torch.float64, device=scale.device)
+        return eye + root @ root.transpose(1, 2)
+
+    def log_prob(self, z: torch.Tensor, label, cond: torch.Tensor | None = None) -> torch.Tensor:
+        batch, channels = z.shape[:2]
+        mean, scale = self.mean_and_scale(cond)
+        pixels = z.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)
+        log_2pi = math.log(2 * math.pi)
+        clean = -0.5 * (pixels.pow(2) + log_2pi).sum((1, 2))
+        chol = torch.linalg.cholesky(self._pixel_covariance(scale))
+        diff = (pixels - mean.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)).reshape(-1, channels, 1)
+        mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum((1, 2)).view(batch, -1).sum(1)
+        log_det = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1).view(batch, -1).sum(1)
+        degraded = -0.5 * (mahalanobis + log_det + pixels.shape[1] * channels * log_2pi)
+        label = torch.as_tensor(label, device=z.device).expand(batch).bool()
+        return torch.where(label, degraded, clean).to(z.dtype)
+
+    def sample_shift(self, shape, generator: torch.Generator | None = None,
+                     cond: torch.Tensor | None = None) -> torch.Tensor:
+        mean, scale = self.mean_and_scale(cond)
+        n = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
+        return scale * per_pixel(self.A, n) + mean
+
+    def sample(self, shape, label, generator: torch.Generator | None = None,
+               cond: torch.Tensor | None = None) -> torch.Tensor:
+        z = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
+        label = torch.as_tensor(label, device=z.device).expand(shape[0]).to(z.dtype).view(-1, 1, 1, 1)
+        return z + label * self.sample_shift(shape, generator, cond)
+
+    def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0,
+                  cond: torch.Tensor | None = None) -> torch.Tensor:
+        """z_x | z ~ N(M^-1 (z - mean), I - M^-1) per pixel, M = I + S A A^T S."""
+        batch, channels, height, width = z.shape
+        mean, scale = self.mean_and_scale(cond)
+        chol = torch.linalg.cholesky(self._pixel_covariance(scale))
+        diff = (z - mean).double().permute(0, 2, 3, 1).reshape(-1, channels, 1)
+        z_x = torch.cholesky_solve(diff, chol)
+        if heat:
+            eye = torch.eye(channels, dtype=torch.float64, device=z.device)
+            std = torch.linalg.cholesky(eye - torch.cholesky_inverse(chol) + 1e-9 * eye)
+            n = torch.randn(z_x.shape, generator=generator, dtype=torch.float64, device=z.device)
+            z_x = z_x + heat * std @ n
+        return z_x.view(batch, height, width, channels).permute(0, 3, 1, 2).to(z.dtype)
