@@ -81,6 +81,20 @@ def poisson_gaussian_noise(x: torch.Tensor, shot: Param, read: Param, generator=
     return photons + _randn(x, x.shape[1], generator) * _per_sample(read, x).sqrt()
 
 
+def heteroscedastic_gaussian_noise(x: torch.Tensor, slope: Param, floor: Param, generator=None) -> torch.Tensor:
+    """x + N(0, slope * x + floor) per pixel: the Gaussian approximation of Poisson-Gaussian noise (Foi et al.,
+    IEEE TIP 2008), in [0, 1]^2 units; the variance uses x clamped to [0, 1]. slope and floor: a float, (B,), or
+    (B, C) for one value per image and channel."""
+    b, c = x.shape[:2]
+
+    def per_channel(value: Param) -> torch.Tensor:
+        t = torch.as_tensor(value, dtype=x.dtype, device=x.device)
+        return t.reshape(b, c, 1, 1) if t.dim() == 2 else t.reshape(-1, 1, 1, 1).expand(b, c, 1, 1)
+
+    variance = (per_channel(slope) * x.clamp(0, 1) + per_channel(floor)).clamp(min=0)
+    return x + _randn(x, c, generator) * variance.sqrt()
+
+
 def speckle_noise(x: torch.Tensor, sigma: Param, generator=None) -> torch.Tensor:
     """Multiplicative noise: x * (1 + N(0, sigma^2)); std sigma * x."""
     return x + x * _randn(x, x.shape[1], generator) * _per_sample(sigma, x)

@@ -91,6 +91,19 @@ def poisson_noise_op(x, params, ctx):
     return noise.poisson_noise(x, _values(params["scale"], x), gray, ctx.device_generator(x.device))
 
 
+@op("heteroscedastic_gaussian", slope=50.0, floor=5.0, channel=-1)
+def heteroscedastic_gaussian_op(x, params, ctx):
+    """Gaussian noise of variance slope * x + floor in 8-bit^2 units (x in [0, 1]), on channel 0, 1 or 2, or on all
+    (-1): a noise-level function fitted per channel is one step per channel."""
+    channel = torch.tensor(params["channel"], device=x.device)
+    if ((channel < -1) | (channel >= x.shape[1])).any():
+        raise UserError(f"heteroscedastic_gaussian: channel must be -1 (all) or 0..{x.shape[1] - 1}, "
+                        f"got {channel.tolist()}")
+    chosen = ((channel[:, None] == -1) | (channel[:, None] == torch.arange(x.shape[1], device=x.device))).to(x.dtype)
+    slope, floor = (_values(params[k], x, 1 / 255 ** 2)[:, None] * chosen for k in ("slope", "floor"))
+    return noise.heteroscedastic_gaussian_noise(x, slope, floor, ctx.device_generator(x.device))
+
+
 @op("speckle_noise", sigma=0.1)
 def speckle_noise_op(x, params, ctx):
     """Multiplicative noise x * (1 + N(0, sigma^2)), sigma relative."""

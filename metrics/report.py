@@ -172,7 +172,7 @@ def _plot_png(rows: list[dict]) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _figure(src: str, caption: str, box: tuple[float, float, float, float] | None = None,
+def figure(src: str, caption: str, box: tuple[float, float, float, float] | None = None,
             pixelated: bool = False) -> str:
     """An <img> with its caption; `box` = (top, left, height, width) as fractions of the image, drawn on it."""
     style = ' class="pixelated"' if pixelated else ""
@@ -197,9 +197,9 @@ def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: 
     for kind, img in loaded.items():
         ih, iw = img.shape[-2:]
         label = f"{kind.upper()} {iw}x{ih}"
-        full.append(_figure(assets.link(entry[kind], img, f"{stem}_{kind}"), label, box, pixelated=kind == "lr"))
+        full.append(figure(assets.link(entry[kind], img, f"{stem}_{kind}"), label, box, pixelated=kind == "lr"))
         crop = _zoomed(img, top * ih / h, left * iw / w, size * iw / w)
-        zoom.append(_figure(assets.write(crop, f"{stem}_{kind}_zoom"), f"{kind.upper()} zoom", pixelated=True))
+        zoom.append(figure(assets.write(crop, f"{stem}_{kind}_zoom"), f"{kind.upper()} zoom", pixelated=True))
     why = "largest |SR - GT|" if "gt" in loaded and loaded["gt"].shape == sr.shape else "centre: no GT"
     metrics = " · ".join(f"{key.upper()} {_fmt(key, row[key])}" for key in METRIC_KEYS)
     return (f'<section id="img{index}"><h3>{html.escape(row["name"])} <small>{metrics}</small></h3>'
@@ -208,7 +208,7 @@ def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: 
             f'<div class="row zoom">{"".join(zoom)}</div></section>')
 
 
-_CSS = """
+PAGE_CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{margin:0 0 4px}.preset{background:#eef3fa;border-left:4px solid #3b6fb6;padding:8px 12px;margin:8px 0 16px}
 .warn{background:#fff4e0;border-left:4px solid #d08a00;padding:8px 12px}
@@ -249,7 +249,7 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
     plot = (f'<img class="plot" src="data:image/png;base64,{_plot_png(ordered)}" alt="per-image PSNR and SSIM">'
             if scored else "")
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
+            f"<style>{PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f'<div class="preset">{html.escape(preset.describe())}</div>{warn}{plot}'
             f'<table><tr><th>#</th><th>image</th><th>PSNR</th><th>SSIM</th><th>LPIPS</th></tr>{"".join(table)}</table>'
             f'{"".join(sections)}</body></html>\n')

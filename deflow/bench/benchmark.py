@@ -9,8 +9,8 @@
 A fixed camera (degradations/camera.py) plays the unknown real camera. Three disjoint sets of photos (skimage
 names by default; image files or folders of your own): `real`, whose camera LR images are the unpaired real-LR
 domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
-HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, realesrgan, deflow,
-oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the packaged
+HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, pg_fit, realesrgan,
+deflow, oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the packaged
 confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml). One SR network, schedule and seed for all
 (--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where its weights are
 on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a

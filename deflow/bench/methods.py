@@ -2,6 +2,8 @@
 
     bicubic      MATLAB bicubic x2 and nothing else
     white_noise  bicubic + Gaussian noise, its std fitted so the noise estimate equals the real domain's
+    pg_fit       bicubic + heteroscedastic Gaussian noise, variance a x + b per channel, fitted on the real domain by
+                 the unpaired noise-level-function estimator (metrics/realism/nlf.py)
     realesrgan   the blind random pipeline (degradations preset realesrgan)
     deflow       the bicubic LR translated by DeFlow (--deflow-config) trained on the bicubic LR of the clean photos
                  (clean domain) against the real domain
@@ -17,12 +19,14 @@ from typing import Callable
 import torch
 
 from deflow.bench.run import overrides
+from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
 from deflow.tools.create_dataset import build
 from degradations.jpeg import quantize
 from degradations.noise import gaussian_noise
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
+from metrics.realism.nlf import estimate_nlf, fit_variance_line
 
 
 @dataclass(frozen=True)
@@ -76,12 +80,52 @@ def fit_white_noise(bench) -> None:
     bench.progress("white_noise", f"fitted sigma {sigma:.2f}/255 (real domain noise estimate {target:.2f})")
 
 
+def bicubic_plus_noise(noise_steps: list[dict], name: str) -> Pipeline:
+    """MATLAB bicubic x2, the given noise steps, 8-bit rounding."""
+    return Pipeline.from_config([{"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
+                                 *noise_steps, {"op": "quantize"}], 2, name)
+
+
 def white_noise_lr(bench, seed: int, folder: Path) -> Path:
-    pipeline = Pipeline.from_config([
-        {"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
-        {"op": "gaussian_noise", "params": {"sigma": round(bench.info["white_noise_sigma_8bit"], 3)}},
-        {"op": "quantize"}], 2, "white_noise_fitted")
+    sigma = round(bench.info["white_noise_sigma_8bit"], 3)
+    pipeline = bicubic_plus_noise([{"op": "gaussian_noise", "params": {"sigma": sigma}}], "white_noise_fitted")
     return bench.degrade(pipeline, "clean", folder, seed, f"white_noise LR seed {seed}")
+
+
+# ---------------------------------------------------------------- pg_fit
+
+def variance_line(folder: Path) -> torch.Tensor:
+    """(3, 2) per channel (a, b) of the images in `folder`: noise variance (8-bit^2) = a * intensity + b, intensity
+    in [0, 1], from the unpaired noise-level-function estimator (metrics.realism.nlf)."""
+    return fit_variance_line(estimate_nlf([read_image(p) for p in list_images(folder)]))
+
+
+def fit_pg_noise(bench) -> None:
+    """The per-channel noise to add to the bicubic LR: the real domain's variance line minus the bicubic LR's own
+    (the clean photos' residual noise and fine texture in flat regions, as the estimator sees them), clipped at 0.
+    Independent noise variances add, so the estimate of the result matches the real domain's line where the real
+    one is the larger, as white_noise's sigma is fitted to match after adding (both lines hold the 1/12 8-bit^2 of
+    8-bit rounding, so the final rounding is accounted for)."""
+    real, own = variance_line(bench.real_lr), variance_line(bench.bicubic_lr)
+    if not real.isfinite().all():
+        raise UserError(f"pg_fit: the real-domain images in {bench.real_lr} have too few flat, unclipped regions "
+                        "for a noise-level function in some channel")
+    added = (real - own.nan_to_num(0.0)).clamp(min=0)
+    bench.info["pg_fit"] = {"units": "per channel R, G, B: [a, b], noise variance (8-bit^2) = a * intensity + b, "
+                                     "intensity in [0, 1]",
+                            **{k: [[v if v == v else None for v in row] for row in line.tolist()]  # NaN: null
+                               for k, line in (("real_domain", real), ("bicubic_lr", own), ("added", added))}}
+    bench.progress("pg_fit", f"added noise variance (8-bit^2) {shown_lines(added)}; real domain {shown_lines(real)}")
+
+
+def shown_lines(lines: torch.Tensor) -> str:
+    return "  ".join(f"{c} {a:.1f} x + {b:.1f}" for c, (a, b) in zip("RGB", lines.tolist()))
+
+
+def pg_fit_lr(bench, seed: int, folder: Path) -> Path:
+    steps = [{"op": "heteroscedastic_gaussian", "params": {"slope": round(a, 3), "floor": round(b, 3), "channel": c}}
+             for c, (a, b) in enumerate(bench.info["pg_fit"]["added"])]
+    return bench.degrade(bicubic_plus_noise(steps, "pg_fit_fitted"), "clean", folder, seed, f"pg_fit LR seed {seed}")
 
 
 # ---------------------------------------------------------------- deflow
@@ -124,6 +168,7 @@ def deflow_lr(bench, seed: int, folder: Path) -> Path:
 METHODS = {
     "bicubic": Method(bicubic_lr),
     "white_noise": Method(white_noise_lr, setup=fit_white_noise),
+    "pg_fit": Method(pg_fit_lr, setup=fit_pg_noise),
     "realesrgan": Method(realesrgan_lr),
     "deflow": Method(deflow_lr, train=train_deflow, folder=deflow_folder),
     "oracle": Method(oracle_lr),

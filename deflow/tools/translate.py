@@ -1,7 +1,8 @@
 """Translate clean images into realistic degraded ones with a trained DeFlow model (or the other way round).
 
     python scripts/translate.py [-opt CONF] --model_path CKPT --source_dir DIR --out_dir DIR
-        [--seed 0] [--heat 1.0] [--tile 256] [--device auto] [--mode degrade|restore|sample_clean|sample_degraded]
+        [--seed 0] [--heat 1.0 | --heat auto --real DIR] [--tile 256] [--device auto]
+        [--mode degrade|restore|sample_clean|sample_degraded]
 
 Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
 so memory stays bounded: `restore` blends the overlaps with linear ramps; the stochastic modes (degrade, sample_*)
@@ -9,6 +10,7 @@ take every pixel from one tile, the seam in the middle of the overlap, since a b
 draws has less noise than either. The same seed gives bit-identical outputs.
 """
 import argparse
+import math
 from pathlib import Path
 
 import torch
@@ -21,6 +23,14 @@ from deflow.models.loading import load_for_inference
 from deflow.tiling import apply_tiled
 
 
+def translate_image(model, image: torch.Tensor, mode: str, generator: torch.Generator, heat: float = 1.0,
+                    tile: int | None = 256, overlap: int = 32) -> torch.Tensor:
+    """(3, H, W) -> (3, H, W), tiled (see the module docstring)."""
+    out = apply_tiled(lambda x: model.convert(x, mode, generator, heat), image[None], tile, overlap, 1, model.device,
+                      join="ramp" if mode == "restore" else "cut")  # cut: keeps the sampled noise's level
+    return out[0]
+
+
 def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrade", seed: int = 0, heat: float = 1.0,
                      tile: int | None = 256, overlap: int = 32) -> list[Path]:
     source_dir, out_dir = Path(source_dir), Path(out_dir)
@@ -28,34 +38,83 @@ def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrad
         raise UserError(f"--out_dir {out_dir} is the source folder; choose another folder so no input is overwritten")
     written = []
     for path in tqdm(list_images(source_dir), desc=mode, unit="img"):
-        image = read_image(path)[None]
         generator = image_generator(seed, path.name, model.device)
-        out = apply_tiled(lambda x: model.convert(x, mode, generator, heat), image, tile, overlap, 1, model.device,
-                          join="ramp" if mode == "restore" else "cut")  # cut: keeps the sampled noise's level
         target = out_dir / f"{path.stem}.png"
-        write_image(target, out[0])
+        write_image(target, translate_image(model, read_image(path), mode, generator, heat, tile, overlap))
         written.append(target)
     return written
+
+
+def calibrate_heat(model, source_dir: Path, real_dir: Path, seed: int = 0, tile: int | None = 256,
+                   bounds: tuple[float, float] = (0.25, 4.0), steps: int = 8,
+                   max_images: int = 4) -> tuple[float, float]:
+    """The heat whose translations of (up to `max_images` of) `source_dir` have the noise-level function closest to
+    the real degraded images' of `real_dir` (metrics.realism.nlf, unpaired: only the real images are used as a
+    reference): a golden-section search over `bounds` with the same noise draws at every heat. Returns (heat, NLF
+    distance in 8-bit units). A heat at which the two curves share no measurable intensity bin is never chosen."""
+    from metrics.realism.nlf import estimate_nlf, nlf_distance
+
+    target = estimate_nlf([read_image(p) for p in list_images(real_dir)])
+    sources = list_images(source_dir)[:max_images]
+    images = [read_image(p) for p in sources]
+
+    def distance(heat: float) -> float:
+        out = [translate_image(model, img, "degrade", image_generator(seed, p.name, model.device), heat, tile)
+               for p, img in zip(sources, images)]
+        found = nlf_distance(estimate_nlf(out), target)
+        return math.inf if math.isnan(found) else found  # no bin measurable in both: not a candidate
+
+    ratio = (5 ** 0.5 - 1) / 2
+    lo, hi = bounds
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = distance(a), distance(b)
+    for _ in range(steps):
+        if fa <= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = distance(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = distance(b)
+    heat, found = (a, fa) if fa <= fb else (b, fb)
+    if math.isinf(found):
+        raise UserError(f"--heat auto: no noise-level function could be compared between the translations of "
+                        f"{source_dir} and {real_dir} (too few flat regions); give a fixed --heat")
+    return heat, found
 
 
 @user_errors_exit_2
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-opt", "--opt", help="config: model_type, scale and network_g are enough (default: the options "
-                                               "stored in the checkpoint); weights from path.pretrain_network_g")
-    parser.add_argument("--model_path", "-model_path", help="DeFlow checkpoint (default: -opt's path.pretrain_network_g)")
+    parser.add_argument("-opt", "--opt", help="config: model_type, scale and network_g are enough (default: the "
+                        "options stored in the checkpoint); weights from path.pretrain_network_g")
+    parser.add_argument("--model_path", "-model_path",
+                        help="DeFlow checkpoint (default: -opt's path.pretrain_network_g)")
     parser.add_argument("--source_dir", "-source_dir", required=True, type=Path)
     parser.add_argument("--out_dir", "-out_dir", required=True, type=Path)
     parser.add_argument("--mode", choices=MODES, default="degrade")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heat", type=float, default=1.0, help="scale of the sampled latent shift (degrade mode)")
+    parser.add_argument("--heat", default="1.0", help="scale of the sampled latent shift (degrade mode); 'auto': the "
+                                                     "heat whose output's noise-level function is closest to --real's")
+    parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto")
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     args = parser.parse_args(argv)
     if not args.opt and not args.model_path:
         raise UserError("give --model_path CKPT or -opt CONF (with path.pretrain_network_g), or both")
+    if args.heat == "auto" and (args.real is None or args.mode != "degrade"):
+        raise UserError("--heat auto calibrates the degrade mode against real images: give --real DIR")
+    if args.heat != "auto":
+        try:
+            args.heat = float(args.heat)
+        except ValueError:
+            raise UserError(f"--heat {args.heat}: expected a number or 'auto'") from None
     model = load_for_inference(args.model_path, args.opt, args.device, expected_type="DeFlowModel")
     with torch.no_grad():
+        if args.heat == "auto":
+            args.heat, distance = calibrate_heat(model, args.source_dir, args.real, args.seed, args.tile or None)
+            print(f"--heat auto: {args.heat:.3f} (noise-level function {distance:.2f} from --real's, 8-bit units)")
         written = translate_folder(model, args.source_dir, args.out_dir, args.mode, args.seed, args.heat,
                                    args.tile or None)
     print(f"{len(written)} images written to {args.out_dir}")

@@ -1,15 +1,19 @@
-"""The camera benchmark's pieces: the classifier two-sample test, the white-noise fit, the split, the summary, its
-packaged configs and its table of methods."""
+"""The camera benchmark's pieces: the classifier two-sample test, the white-noise and Poisson-Gaussian fits, the
+split, the summary, its packaged configs and its table of methods."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from deflow.bench import benchmark
 from deflow.bench.bench_report import summarize
 from deflow.bench.benchmark import check_settings, parse_args
-from deflow.bench.methods import METHODS, Method, fit_white_noise_sigma
+from deflow.bench.methods import METHODS, Method, fit_pg_noise, fit_white_noise_sigma, pg_fit_lr, variance_line
 from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.tools.sample_photos import photo, write_photo_set
+from degradations.cli import degrade_folder
+from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
 from metrics.realism import c2st_accuracy, sample_patches
 
@@ -47,6 +51,31 @@ def test_white_noise_fit_recovers_a_known_noise_level(photos):
              for i, img in enumerate(clean)]
     target = sum(noise_std(img) for img in noisy) / len(noisy)
     assert fit_white_noise_sigma(clean, target) == pytest.approx(12, abs=1.5)
+
+
+def test_pg_fit_recovers_the_noise_level_function_of_a_real_domain_made_with_it(tmp_path):
+    """A real domain of smooth photos (blurred, bicubic x2) with heteroscedastic noise of variance 300 x + 40
+    (8-bit^2): pg_fit's added curve comes back within 20 %, and so does the real domain's in pg_fit's own LR."""
+    planted = torch.tensor([300.0, 40.0])
+    write_photo_set(tmp_path / "real_hr", ["astronaut", "coffee"], 8)
+    write_photo_set(tmp_path / "clean_hr", ["rocket", "chelsea"], 8)
+    camera = Pipeline.from_config([{"op": "blur", "params": {"sigma_x": 3.0, "size": 25}},
+                                   {"op": "resize", "params": {"relative_to": "lr", "mode": "imresize"}},
+                                   {"op": "heteroscedastic_gaussian", "params": {"slope": 300.0, "floor": 40.0}},
+                                   {"op": "quantize"}], 2, "planted")
+    degrade_folder(camera, tmp_path / "real_hr", tmp_path / "real", 1000)
+    degrade_folder(Pipeline.from_name_or_file("bicubic", 2), tmp_path / "clean_hr", tmp_path / "bicubic", 0)
+
+    def degrade(pipeline, role, folder, seed, step):
+        degrade_folder(pipeline, tmp_path / f"{role}_hr", folder, seed)
+        return folder
+
+    bench = SimpleNamespace(real_lr=tmp_path / "real", bicubic_lr=tmp_path / "bicubic", info={},
+                            progress=lambda *args: None, degrade=degrade)
+    fit_pg_noise(bench)
+    added, real = (torch.tensor(bench.info["pg_fit"][k]) for k in ("added", "real_domain"))
+    assert added == pytest.approx(planted.expand(3, 2), rel=0.2)
+    assert variance_line(pg_fit_lr(bench, 0, tmp_path / "pg_fit")) == pytest.approx(real, rel=0.2)
 
 
 def test_overlapping_photo_sets_are_a_user_error():
@@ -106,7 +135,8 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 
 
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
-    assert list(METHODS) == ["bicubic", "white_noise", "realesrgan", "deflow", "oracle"]
+    assert list(METHODS) == ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle"]
+    assert parse_args([]).methods[:3] == ["bicubic", "white_noise", "pg_fit"]
     blind = Method(make_lr=lambda bench, seed, folder: folder)
     monkeypatch.setattr(benchmark, "METHODS", {**METHODS, "blind": blind})
     assert parse_args([]).methods == [*METHODS, "blind"]

@@ -1,5 +1,7 @@
 """DeFlowModel end to end on tiny data: training through the trainer, translate.py on odd sizes, seeds, modes,
 errors, fine-tuning."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -75,19 +77,22 @@ def test_translate_keeps_odd_sizes_and_is_bit_identical_per_seed(cli, main_in_pr
     assert not torch.equal(outs["a"]["odd"], outs["c"]["odd"])
 
 
-@pytest.fixture(scope="module")
-def noisy_shift(tiny_deflow, tmp_path_factory) -> str:
-    """The trained checkpoint with every level's degraded density set to N(0, I + A A^T), A = 2 I: a model whose
-    degraded domain is its clean one plus strong noise (3 iterations learn too small a shift to measure)."""
-    _, ckpt = tiny_deflow
+def with_shift(ckpt, a_scale: float, path) -> str:
+    """A copy of checkpoint `ckpt` whose every level's shift is u ~ N(0, (a_scale I)^2), written to `path`."""
     state = checkpoint.load(ckpt)
     for weights in (state["model"]["nets"]["g"], *state["model"]["ema"].values()):
         for key, value in weights.items():
             if key.startswith("shifts."):
-                value.copy_(2 * torch.eye(len(value)) if key.endswith(".A") else torch.zeros_like(value))
-    path = tmp_path_factory.mktemp("noisy_shift") / "noisy_shift.pth"
+                value.copy_(a_scale * torch.eye(len(value)) if key.endswith(".A") else torch.zeros_like(value))
     checkpoint.save_atomic(state, path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def noisy_shift(tiny_deflow, tmp_path_factory) -> str:
+    """The trained checkpoint with every level's degraded density set to N(0, I + A A^T), A = 2 I: a model whose
+    degraded domain is its clean one plus strong noise (3 iterations learn too small a shift to measure)."""
+    return with_shift(tiny_deflow[1], 2.0, tmp_path_factory.mktemp("noisy_shift") / "noisy_shift.pth")
 
 
 def translated(main_in_process, ckpt, source_dir, out_dir, mode) -> dict[str, torch.Tensor]:
@@ -167,3 +172,23 @@ def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(
     assert all(0 < v < 100 for domain in ("clean", "degraded") for v in result["latent_variance"][domain].values())
     code, _, err = main_in_process(main, "--model_path", ckpt, "--clean", tmp_path / "nope", "--degraded", root / "src")
     assert code == 2 and "nope: folder not found" in err
+
+
+def test_heat_auto_finds_the_heat_of_the_real_images(main_in_process, tiny_deflow, tmp_path):
+    from deflow.models.loading import load_for_inference
+    from deflow.tools.translate import main, translate_folder
+
+    root, ckpt = tiny_deflow
+    unit_shift = with_shift(ckpt, 0.2, tmp_path / "shift.pth")  # translations' noise ~8 (8-bit) at heat 1
+    model = load_for_inference(unit_shift, device="cpu")
+    with torch.no_grad():
+        translate_folder(model, root / "clean" / "gt", tmp_path / "real", heat=1.6, seed=7)  # other noise draws
+    code, out, err = main_in_process(main, "--model_path", unit_shift, "--source_dir", root / "clean" / "gt",
+                                     "--out_dir", tmp_path / "auto", "--heat", "auto", "--real", tmp_path / "real")
+    assert code == 0, err
+    heat = float(re.search(r"--heat auto: (\S+)", out).group(1))
+    assert 1.6 / 1.3 < heat < 1.6 * 1.3, heat  # the NLF distance is 2.0 at heat 1.6, 5.6 at 1.0, 8.1 at 2.5
+    for args, message in ((["--heat", "auto"], "give --real DIR"), (["--heat", "hot"], "expected a number or 'auto'")):
+        code, _, err = main_in_process(main, "--model_path", unit_shift, "--source_dir", root / "clean" / "gt",
+                                       "--out_dir", tmp_path / "x", *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
