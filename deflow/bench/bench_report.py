@@ -4,7 +4,8 @@ import statistics
 # Below this oracle-vs-bicubic PSNR gap a gap-closed ratio is mostly noise: a method's PSNR spreads by up to 0.3 dB
 # over seeds (realesrgan in the full run), 15 % of a 2 dB gap.
 GAP_MIN_DB = 2.0
-SCORES = ("psnr", "ssim", "lpips", "c2st_vs_camera", "c2st_vs_real_domain", "lr_noise_std_8bit")
+SCORES = ("psnr", "ssim", "lpips", "c2st_vs_camera", "c2st_vs_real_domain", "akld_vs_camera", "nlf_distance_8bit",
+          "lr_noise_std_8bit")
 
 
 def spread(values: list) -> dict | None:
@@ -25,7 +26,7 @@ def summarize(results: list[dict], methods: tuple[str, ...]) -> dict:
         runs = sorted((r for r in results if r["method"] == method), key=lambda r: r["seed"])
         if not runs:
             continue
-        entry = {key: spread([r[key] for r in runs]) for key in SCORES}
+        entry = {key: spread([r.get(key) for r in runs]) for key in SCORES}
         for metric in ("psnr", "ssim"):
             closed = []
             for r in runs:
@@ -62,17 +63,22 @@ def markdown(report: dict) -> str:
              f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
              f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
              "| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
-             "| C2ST vs real domain | LR noise std (8-bit) |", "|" + " --- |" * 9]
+             "| C2ST vs real domain | AKLD vs camera | NLF distance (8-bit) | LR noise std (8-bit) |",
+             "|" + " --- |" * 11]
     for method, m in summary.items():
         lines.append(f"| {method} | {fmt(m['psnr'], 3)} | {fmt(m['ssim'], 4)} | {fmt(m['lpips'], 4)} | "
                      f"{fmt(m['gap_closed_psnr'], 0, True)} | {fmt(m['gap_closed_ssim'], 0, True)} | "
                      f"{fmt(m['c2st_vs_camera'], 1, True)} | {fmt(m['c2st_vs_real_domain'], 1, True)} | "
+                     f"{fmt(m['akld_vs_camera'], 3)} | {fmt(m['nlf_distance_8bit'], 2)} | "
                      f"{fmt(m['lr_noise_std_8bit'], 1)} |")
     gap = report["oracle_minus_bicubic_psnr"]
     if gap is not None:
         verdict = ("readable" if gap["mean"] >= GAP_MIN_DB else
                    f"below {GAP_MIN_DB:g} dB: the gap-closed ratios are mostly noise")
         lines += ["", f"Oracle - bicubic PSNR: {fmt(gap, 2)} dB ({verdict})."]
+    if report.get("realism_page"):
+        lines += ["", f"Realism figures (noise-level curves, residual spectra, seed {s['seeds'][0]}): "
+                      f"[{report['realism_page']}]({report['realism_page']})"]
     names = next(iter(summary.values()))["psnr_per_image"] if summary else {}
     lines += ["", "PSNR per test photo (dB, mean over seeds):", "",
               "| method | " + " | ".join(names) + " |", "|" + " --- |" * (len(names) + 1)]
@@ -94,5 +100,8 @@ def markdown(report: dict) -> str:
               "C2ST: held-out accuracy of a small CNN telling the method's LR patches from the camera's; 50 % = "
               "indistinguishable. 'Same photos' compares with the camera's LR of the same clean photos (another noise "
               "draw); 'real domain' with the unpaired real LR images, other photos, so content counts too and the "
-              "oracle's accuracy is that column's floor."]
+              "oracle's accuracy is that column's floor. AKLD (DANet, Yue et al. 2020): the divergence of the local "
+              "noise variances from the camera's on the same photos, 0 = identical (the oracle's value is the floor "
+              "of a second noise draw). NLF distance: RMS difference of the noise std against intensity from the real "
+              "domain's, estimated without pairs on flat regions."]
     return "\n".join(lines) + "\n"

@@ -51,7 +51,7 @@ from degradations.camera import Camera, CameraParams
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_sigma
-from metrics.realism import c2st_accuracy, sample_patches
+from metrics.realism import akld, c2st_accuracy, estimate_nlf, nlf_distance, sample_patches
 
 CONFIGS = {"sr": files("deflow.bench") / "confs/sr-bench-x2.yml",  # the packaged defaults of --sr-config and
            "deflow": files("deflow.bench") / "confs/deflow-bench.yml"}  # --deflow-config
@@ -103,6 +103,7 @@ class Bench:
         self.real_lr, self.test_lr = self.out / "lr/real", self.out / "lr/test"
         self.reference_lr, self.bicubic_lr = self.out / "lr/camera_reference", self.out / "lr/bicubic"
         self.realism_images: dict[str, list[torch.Tensor]] = {}  # "reference", "real": read by prepare()
+        self.real_nlf = None  # the real domain's noise-level function, estimated by prepare()
 
     # ------------------------------------------------------------ folders
     def photos(self, role: str) -> Path:
@@ -155,6 +156,7 @@ class Bench:
                 METHODS[method].setup(self)
         images = {"reference": self.reference_lr, "real": self.real_lr}
         self.realism_images = {k: [read_image(p) for p in list_images(v)] for k, v in images.items()}
+        self.real_nlf = estimate_nlf(self.realism_images["real"])
 
     # ------------------------------------------------------------ one SR model: train, score, realism
     def sr_run(self, method: str, seed: int) -> dict:
@@ -188,8 +190,10 @@ class Bench:
         return result
 
     def realism(self, method: str, seed: int, lr_dir: Path, scores_dir: Path) -> dict:
+        """C2ST against the camera's LR of the same photos and against the real domain; AKLD against the camera
+        (both noisy versions of each clean photo's bicubic LR); the NLF distance to the real domain (unpaired)."""
         n, steps = self.budget.c2st_patches, self.budget.c2st_steps
-        cache = scores_dir / f"realism_n{n}_steps{steps}.json"
+        cache = scores_dir / f"realism_n{n}_steps{steps}_akld_nlf.json"
         if cache.exists():
             return json.loads(cache.read_text())
         started = time.time()
@@ -200,9 +204,22 @@ class Bench:
             a = sample_patches(synthetic, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i))
             b = sample_patches(images, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i + 1))
             result[name] = c2st_accuracy(a.to(self.device), b.to(self.device), seed=seed, steps=steps)
+        bicubic = [read_image(p) for p in list_images(self.bicubic_lr)]
+        result["akld_vs_camera"] = akld(synthetic, self.realism_images["reference"], bicubic)
+        distance = nlf_distance(estimate_nlf(synthetic), self.real_nlf)
+        result["nlf_distance_8bit"] = None if distance != distance else distance  # NaN: no bin measurable in both
         cache.write_text(json.dumps(result))
-        self.progress(f"realism {method} seed {seed}", f"{n} patches of {PATCH} px per class", started)
+        self.progress(f"realism {method} seed {seed}", f"{n} patches of {PATCH} px per class; AKLD "
+                      f"{result['akld_vs_camera']:.3f}", started)
         return result
+
+    def realism_page(self, seed: int, out: Path) -> None:
+        """metrics.realism's figures (noise-level curves, residual spectra) of every method's LR for `seed`."""
+        folders = [METHODS[m].make_lr(self, seed, self.lr(m, seed)) for m in self.methods]
+        self.run_logged("realism figures", [
+            self.py, "-m", "metrics.realism", "--real", self.reference_lr, "--clean", self.bicubic_lr,
+            "--synthetic", *folders, "--out", out, "--patches", self.budget.c2st_patches,
+            "--steps", self.budget.c2st_steps], "realism_page")
 
     # ------------------------------------------------------------ everything, in parallel where independent
     def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
@@ -351,12 +368,15 @@ def main(argv=None):
                                         "steps": budget.c2st_steps}, **bench.info},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
                   "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, tuple(METHODS)),
+                  "realism_page": "realism/realism.html" if (args.out / "realism/realism.html").exists() else None,
                   "runs": sorted(results, key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))}
         with lock:
             report_path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
             report_path.with_suffix(".md").write_text(markdown(report))
         return report
 
-    report = write(bench.run_all(budget.seeds, write), partial=False)
+    results = bench.run_all(budget.seeds, write)
+    bench.realism_page(budget.seeds[0], args.out / "realism")
+    report = write(results, partial=False)
     print("\n" + markdown(report), flush=True)
     progress("done", f"{report_path.with_suffix('.md')}, {report_path.with_suffix('.json')}")

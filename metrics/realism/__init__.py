@@ -1,4 +1,4 @@
-"""Realism of synthetic degraded images against real ones (issue 11, section 1), each number also a figure:
+"""Realism of synthetic degraded images against real ones, each number also a figure:
 
 - `c2st`: a classifier two-sample test; held-out accuracy of a small CNN telling synthetic from real patches.
 - `nlf`: the noise-level function (noise std per channel against intensity) of an image set, without pairs, and

@@ -99,6 +99,26 @@ def test_gap_closed_is_paired_by_seed():
     assert list(summary) == ["bicubic", "deflow", "oracle"]
 
 
+def test_the_table_shows_akld_and_nlf_distance_per_method():
+    from deflow.bench.bench_report import markdown
+
+    def run(method, akld, nlf):
+        return {"method": method, "seed": 0, "psnr": 22.0, "ssim": 0.5, "lpips": None, "c2st_vs_camera": 0.5,
+                "c2st_vs_real_domain": 0.5, "akld_vs_camera": akld, "nlf_distance_8bit": nlf,
+                "lr_noise_std_8bit": 1.0, "per_image": {"a": {"psnr": 22.0}}}
+
+    results = [run("bicubic", 0.701, 18.88), run("realesrgan", 0.378, None)]
+    report = {"summary": summarize(results, ("bicubic", "realesrgan")), "partial": False, "lpips_unavailable": None,
+              "oracle_minus_bicubic_psnr": None, "realism_page": "realism/realism.html",
+              "run": {"mode": "quick", "date": "d", "machine": "m", "command": "c", "wall_seconds": 60},
+              "settings": {"camera": {}, "camera_seed": 0, "split": {}, "sr_config": "s", "sr_iters": 1, "seeds": [0],
+                           "deflow_config": "d", "deflow_iters": 1, "noise_std_8bit": {}}}
+    table = markdown(report)
+    assert "| AKLD vs camera | NLF distance (8-bit) |" in table
+    assert "| 0.701 | 18.88 | 1.0 |" in table
+    assert "| 0.378 | n/a | 1.0 |" in table and "[realism/realism.html](realism/realism.html)" in table
+
+
 def test_photo_sets_take_own_image_files_and_folders(tmp_path, photos):
     from deflow.imageio import write_image
     (tmp_path / "mine").mkdir()
