@@ -91,12 +91,13 @@ def markdown(report: dict) -> str:
               f"{s['camera_seed']}",
               "- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
               f"- SR: {s['sr_config']}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
-              f"DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, trained once",
+              f"DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, {s.get('deflow_seeds', 1)} model(s) "
+              f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', '1.0')}",
               "- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
               + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
               f"- LPIPS: {lpips}",
               "", "Spread: ± is the standard deviation over seeds (SR initialisation and crops, the methods' noise "
-              "draws; DeFlow is trained once). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
+              "draws, and DeFlow's training where it trains several models). Gap closed = (method - bicubic) / (oracle - bicubic), paired by seed. "
               "C2ST: held-out accuracy of a small CNN telling the method's LR patches from the camera's; 50 % = "
               "indistinguishable. 'Same photos' compares with the camera's LR of the same clean photos (another noise "
               "draw); 'real domain' with the unpaired real LR images, other photos, so content counts too and the "

@@ -3,7 +3,8 @@
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
     python scripts/benchmark.py              # three seeds, full trainings: 54 minutes on 2 cores (measured)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
-        [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--jobs 2] [--threads 1]
+        [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N] [--deflow-heat H|auto]
+        [--jobs 2] [--threads 1]
         [--sr-config FILE] [--deflow-config FILE]
 
 A fixed camera (degradations/camera.py) plays the unknown real camera. Three disjoint sets of photos (skimage
@@ -65,14 +66,18 @@ PATCH = 32          # LR patch side of the realism test
 
 @dataclass(frozen=True)
 class Budget:
+    """deflow_seeds: DeFlow models trained (seeds 0..n-1 added to the config's manual_seed); SR seed s uses model
+    s % n, so the spread over seeds holds DeFlow's own training variance. deflow_heat: translate's --heat."""
     deflow_iters: int
     sr_iters: int
     seeds: tuple[int, ...]
     c2st_patches: int
     c2st_steps: int
+    deflow_seeds: int = 1
+    deflow_heat: str = "1.0"
 
 
-BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200)}
+BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
 
 
 class Progress:
@@ -266,6 +271,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick), 0 1 2 (full)")
     parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
+    parser.add_argument("--deflow-seeds", type=int, help="DeFlow models trained (default 1 quick, 2 full)")
+    parser.add_argument("--deflow-heat", default="1.0", help="translate's --heat: a number, or 'auto' (the heat whose "
+                        "noise-level function matches the real domain's)")
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
     parser.add_argument("--sr-config", type=Path, default=CONFIGS["sr"], metavar="FILE",
@@ -297,8 +305,17 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
     if camera.scale != 2:
         raise UserError(f"--camera scale={camera.scale}: the benchmark is x2 (its SR config is x2)")
     budget = BUDGETS["quick" if args.quick else "full"]
-    budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)),
-                     sr_iters=args.sr_iters or budget.sr_iters, deflow_iters=args.deflow_iters or budget.deflow_iters)
+    given = {key: getattr(args, key) for key in ("sr_iters", "deflow_iters", "deflow_seeds")}
+    budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)), deflow_heat=args.deflow_heat,
+                     **{key: value for key, value in given.items() if value is not None})
+    for key in given:
+        if getattr(budget, key) < 1:
+            raise UserError(f"--{key.replace('_', '-')} must be >= 1")
+    if budget.deflow_heat != "auto":
+        try:
+            float(budget.deflow_heat)
+        except ValueError:
+            raise UserError(f"--deflow-heat {budget.deflow_heat}: expected a number or 'auto'") from None
     if CAMERA_SEED + 1 in budget.seeds:
         raise UserError(f"--seeds: {CAMERA_SEED + 1} is the realism reference's camera seed; choose another")
     if args.jobs < 1 or args.threads < 1:
@@ -353,7 +370,8 @@ def main(argv=None):
                            f"{args.threads} thread(s))",
                 "command": " ".join(["python scripts/benchmark.py", *argv])}
     progress("start", f"{run_info['mode']} run into {args.out}: methods {', '.join(args.methods)}, seeds "
-             f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it")
+             f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it x {budget.deflow_seeds} "
+             f"model(s), heat {budget.deflow_heat}")
     bench.prepare()
     lock = threading.Lock()
     report_path = args.out / ("results-quick" if args.quick else "results")
@@ -363,7 +381,8 @@ def main(argv=None):
                   "settings": {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
                                "sr_config": shown(args.sr_config), "sr_iters": budget.sr_iters,
                                "deflow_config": shown(args.deflow_config),
-                               "deflow_iters": budget.deflow_iters, "seeds": list(budget.seeds),
+                               "deflow_iters": budget.deflow_iters, "deflow_seeds": budget.deflow_seeds,
+                               "deflow_heat": budget.deflow_heat, "seeds": list(budget.seeds),
                                "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
                                         "steps": budget.c2st_steps}, **bench.info},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from deflow.bench.run import overrides
+from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
 from deflow.tools.create_dataset import build
@@ -131,37 +132,49 @@ def pg_fit_lr(bench, seed: int, folder: Path) -> Path:
 # ---------------------------------------------------------------- deflow
 
 def deflow_folder(budget) -> str:
-    return f"deflow_it{budget.deflow_iters}"
+    """The LR folder of the deflow method: it depends on the DeFlow budget, the number of models and the heat."""
+    models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
+    heat = f"_heat{budget.deflow_heat}" if budget.deflow_heat != "1.0" else ""
+    return f"deflow_it{budget.deflow_iters}{models}{heat}"
 
 
-def deflow_checkpoint(bench) -> Path:
+def deflow_checkpoint(bench, model: int) -> Path:
+    """DeFlow model `model` (0: the config's manual_seed, k: that seed + k)."""
     iters = bench.budget.deflow_iters
-    return bench.out / "deflow" / f"it{iters}" / "checkpoints" / f"iter_{iters:08d}.pth"
+    return bench.out / "deflow" / (f"it{iters}" + (f"_seed{model}" if model else "")) / "checkpoints" / \
+        f"iter_{iters:08d}.pth"
 
 
 def train_deflow(bench) -> None:
-    iters, checkpoint = bench.budget.deflow_iters, deflow_checkpoint(bench)
-    if checkpoint.exists():
-        bench.progress("deflow training", f"reusing {checkpoint}")
-        return
+    iters = bench.budget.deflow_iters
     data = bench.out / "deflow/data"
     build(bench.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
     build(bench.real_lr, data / "real", [1, 4], log=lambda line: None)
     folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
                "degraded_lq": data / "real/4x"}
-    sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
-            "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15],
-            "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
-            "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1]}
-    bench.run_logged(f"deflow training ({iters} it)", [bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"],
-                                                       "--resume", "auto", *overrides(sets)], f"deflow_it{iters}")
+    seed = load_options(bench.configs["deflow"])["manual_seed"]
+    for model in range(bench.budget.deflow_seeds):
+        checkpoint = deflow_checkpoint(bench, model)
+        if checkpoint.exists():
+            bench.progress("deflow training", f"reusing {checkpoint}")
+            continue
+        sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
+                "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15], "manual_seed": seed + model,
+                "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
+                "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1]}
+        log = f"deflow_it{iters}" + (f"_seed{model}" if model else "")
+        bench.run_logged(f"deflow training {model} ({iters} it)", [
+            bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto", *overrides(sets)], log)
 
 
 def deflow_lr(bench, seed: int, folder: Path) -> Path:
     if not bench.complete(folder):
-        bench.run_logged(f"deflow translate seed {seed}", [
-            bench.py, "-m", "deflow.tools.translate", "--model_path", deflow_checkpoint(bench), "--source_dir",
-            bench.bicubic_lr, "--out_dir", folder, "--seed", seed], f"deflow_translate_seed{seed}")
+        model = seed % bench.budget.deflow_seeds
+        heat = ["--heat", bench.budget.deflow_heat] + (["--real", bench.real_lr] if bench.budget.deflow_heat == "auto"
+                                                       else [])
+        bench.run_logged(f"deflow translate seed {seed} (model {model})", [
+            bench.py, "-m", "deflow.tools.translate", "--model_path", deflow_checkpoint(bench, model), "--source_dir",
+            bench.bicubic_lr, "--out_dir", folder, "--seed", seed, *heat], f"deflow_translate_seed{seed}")
     return folder
 
 

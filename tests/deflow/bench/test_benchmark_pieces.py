@@ -1,5 +1,6 @@
 """The camera benchmark's pieces: the classifier two-sample test, the white-noise and Poisson-Gaussian fits, the
 split, the summary, its packaged configs and its table of methods."""
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -164,3 +165,21 @@ def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch)
     monkeypatch.undo()
     with pytest.raises(SystemExit):
         parse_args(["--methods", "blind"])
+
+
+def test_several_deflow_models_and_the_heat_name_their_folders_and_bad_values_are_refused():
+    from deflow.bench.methods import deflow_checkpoint, deflow_folder
+
+    _, _, budget = check_settings(parse_args([]))
+    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "1.0") and deflow_folder(budget) == "deflow_it1500_x2"
+    _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "auto"]))
+    assert deflow_folder(quick) == "deflow_it300_heatauto"
+
+    class Bench:
+        out, budget = Path("b"), quick
+    assert deflow_checkpoint(Bench, 0) == Path("b/deflow/it300/checkpoints/iter_00000300.pth")
+    assert deflow_checkpoint(Bench, 1) == Path("b/deflow/it300_seed1/checkpoints/iter_00000300.pth")
+    for args, message in ((["--deflow-seeds", "0"], "--deflow-seeds must be >= 1"),
+                          (["--deflow-heat", "hot"], "expected a number or 'auto'")):
+        with pytest.raises(UserError, match=message):
+            check_settings(parse_args(args))
