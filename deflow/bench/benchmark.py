@@ -1,7 +1,7 @@
 """The camera benchmark: does a learned degradation train a better x2 SR model than hand-made ones?
 
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
-    python scripts/benchmark.py              # three seeds, full trainings: 54 minutes on 2 cores (measured)
+    python scripts/benchmark.py              # three seeds, full trainings: about 70 minutes on 2 cores (estimated)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N] [--deflow-heat H|auto]
         [--jobs 2] [--threads 1]
