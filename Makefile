@@ -55,8 +55,14 @@ $(SR_CKPT): $(DATA)/clean/.translated
 	$(PY) -m deflow.train -opt confs/cpu/sr-rrdb-x2.yml --resume auto --set train.total_iter=$(SR_ITERS) \
 		--set path.experiments_root=$(DEMO)/experiments/sr
 
-demo: $(SR_CKPT)
+# how close DeFlow's translations are to the real LR photos (no pairs): noise-level curves, spectra, C2ST
+$(DEMO)/realism/realism.html: $(DATA)/clean/.translated
+	$(PY) -m metrics.realism --real $(DATA)/real/1x --synthetic $(DATA)/clean/2x_deflow $(DATA)/clean/2x \
+		--out $(DEMO)/realism --patches 256 --steps 100
+
+demo: $(SR_CKPT) $(DEMO)/realism/realism.html
 	$(PY) scripts/test_sr.py --model_path $(SR_CKPT) --input $(DATA)/test/real_lr --gt $(DATA)/test/1x --out $(DEMO)/report
+	@echo "realism of DeFlow's translations against the real photos: $(DEMO)/realism/realism.html"
 
 clean:
 	rm -rf $(DEMO)
