@@ -192,3 +192,16 @@ def test_heat_auto_finds_the_heat_of_the_real_images(main_in_process, tiny_deflo
         code, _, err = main_in_process(main, "--model_path", unit_shift, "--source_dir", root / "clean" / "gt",
                                        "--out_dir", tmp_path / "x", *args)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_translate_takes_a_config_with_only_what_inference_needs(main_in_process, tiny_deflow, tmp_path):
+    from deflow.tools.translate import main
+
+    root, ckpt = tiny_deflow
+    net = yaml.safe_load((root / "tiny.yml").read_text())["network_g"]
+    conf = tmp_path / "infer.yml"
+    conf.write_text(yaml.safe_dump({"model_type": "DeFlowModel", "scale": 4, "network_g": net,
+                                    "path": {"pretrain_network_g": str(ckpt)}}))
+    code, out, err = main_in_process(main, "-opt", conf, "--source_dir", root / "src", "--out_dir", tmp_path / "o")
+    assert code == 0, err
+    assert read_image(tmp_path / "o" / "odd.png").shape == (3, 101, 77)
