@@ -46,31 +46,21 @@ class ContentShift(DomainShift):
         eye = torch.eye(scale.shape[1], dtype=torch.float64, device=scale.device)
         return eye + root @ root.transpose(1, 2)
 
-    def log_prob(self, z: torch.Tensor, label, cond: torch.Tensor | None = None) -> torch.Tensor:
-        batch, channels = z.shape[:2]
+    def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """(B, N, C) float64 latent pixels -> (B,) log N(mean, I + S A A^T S) of every pixel, summed."""
+        batch, _, channels = pixels.shape
         mean, scale = self.mean_and_scale(cond)
-        pixels = z.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)
-        log_2pi = math.log(2 * math.pi)
-        clean = -0.5 * (pixels.pow(2) + log_2pi).sum((1, 2))
         chol = torch.linalg.cholesky(self._pixel_covariance(scale))
         diff = (pixels - mean.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)).reshape(-1, channels, 1)
         mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum((1, 2)).view(batch, -1).sum(1)
         log_det = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1).view(batch, -1).sum(1)
-        degraded = -0.5 * (mahalanobis + log_det + pixels.shape[1] * channels * log_2pi)
-        label = torch.as_tensor(label, device=z.device).expand(batch).bool()
-        return torch.where(label, degraded, clean).to(z.dtype)
+        return -0.5 * (mahalanobis + log_det + pixels.shape[1] * channels * math.log(2 * math.pi))
 
     def sample_shift(self, shape, generator: torch.Generator | None = None,
                      cond: torch.Tensor | None = None) -> torch.Tensor:
         mean, scale = self.mean_and_scale(cond)
         n = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
         return scale * per_pixel(self.A, n) + mean
-
-    def sample(self, shape, label, generator: torch.Generator | None = None,
-               cond: torch.Tensor | None = None) -> torch.Tensor:
-        z = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
-        label = torch.as_tensor(label, device=z.device).expand(shape[0]).to(z.dtype).view(-1, 1, 1, 1)
-        return z + label * self.sample_shift(shape, generator, cond)
 
     def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0,
                   cond: torch.Tensor | None = None) -> torch.Tensor:

@@ -38,16 +38,20 @@ class DomainShift(nn.Module):
         `cond`, the level's conditioning map, is what a content-dependent shift reads; this one ignores it."""
         batch, channels = z.shape[:2]
         pixels = z.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)
-        log_2pi = math.log(2 * math.pi)
-        clean = -0.5 * (pixels.pow(2) + log_2pi).sum((1, 2))
-        eye = torch.eye(channels, dtype=torch.float64, device=z.device)
+        clean = -0.5 * (pixels.pow(2) + math.log(2 * math.pi)).sum((1, 2))
+        degraded = self._degraded_log_prob(pixels, cond)
+        label = torch.as_tensor(label, device=z.device).expand(batch).bool()
+        return torch.where(label, degraded, clean).to(z.dtype)
+
+    def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        """(B, N, C) float64 latent pixels -> (B,) log N(mu, I + A A^T) summed over the N pixels."""
+        batch, _, channels = pixels.shape
+        eye = torch.eye(channels, dtype=torch.float64, device=pixels.device)
         chol = torch.linalg.cholesky(eye + self.sigma())
         diff = (pixels - self.mean_shift.double()).reshape(-1, channels).T
         mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum(0).view(batch, -1).sum(1)
         log_det = 2 * torch.log(torch.diagonal(chol)).sum()
-        degraded = -0.5 * (mahalanobis + pixels.shape[1] * (log_det + channels * log_2pi))
-        label = torch.as_tensor(label, device=z.device).expand(batch).bool()
-        return torch.where(label, degraded, clean).to(z.dtype)
+        return -0.5 * (mahalanobis + pixels.shape[1] * (log_det + channels * math.log(2 * math.pi)))
 
     def sample_shift(self, shape, generator: torch.Generator | None = None,
                      cond: torch.Tensor | None = None) -> torch.Tensor:
@@ -60,7 +64,7 @@ class DomainShift(nn.Module):
         """A latent of the domain `label` (int or (B,)): N(0, I), plus u for label 1."""
         z = torch.randn(shape, generator=generator, dtype=self.A.dtype, device=self.A.device)
         label = torch.as_tensor(label, device=z.device).expand(shape[0]).to(z.dtype).view(-1, 1, 1, 1)
-        return z + label * self.sample_shift(shape, generator)
+        return z + label * self.sample_shift(shape, generator, cond)
 
     def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0,
                   cond: torch.Tensor | None = None):
