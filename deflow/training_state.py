@@ -89,12 +89,8 @@ def restore(t: Training, state: dict, opt: dict, rank: int) -> None:
 
 def pretrain(model, opt: dict) -> list[str]:
     """Load path.pretrain_network_<name> into each network that has one (a fresh optimizer and schedule)."""
-    notices = []
-    for name in model.NETWORKS:
-        source = opt["path"][f"pretrain_network_{name}"]
-        if source:
-            model.load_pretrained(name, source, opt["path"][f"param_key_{name}"], opt["path"][f"strict_load_{name}"])
-            notices.append(f"fine-tuning: network {name} from {source}, fresh optimizer and schedule")
+    notices = [f"fine-tuning: network {name} from {opt['path'][f'pretrain_network_{name}']}, fresh optimizer and "
+               "schedule" for name in model.load_configured_weights()]
     return notices or ["new run from scratch"]
 
 

@@ -159,6 +159,16 @@ class BaseModel:
                 ema.net.load_state_dict(state["ema"][name])
                 ema.steps = state["ema_steps"][name]
 
+    def load_configured_weights(self) -> list[str]:
+        """Load path.pretrain_network_<name> (with strict_load_<name>, param_key_<name>) into every network that has
+        one; returns the names of the networks loaded."""
+        paths = self.opt["path"]
+        loaded = [name for name in self.NETWORKS if paths[f"pretrain_network_{name}"]]
+        for name in loaded:
+            self.load_pretrained(name, paths[f"pretrain_network_{name}"], paths[f"param_key_{name}"],
+                                 paths[f"strict_load_{name}"])
+        return loaded
+
     def load_pretrained(self, name: str, path: str, param_key: str = "params", strict: bool = True) -> None:
         """Start network `name` from trained weights: a deflow checkpoint (nets / ema) or a BasicSR file
         ({params, params_ema})."""
