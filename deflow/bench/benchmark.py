@@ -107,7 +107,7 @@ class Bench:
         self.info: dict = {}  # measured settings of the report: noise estimates, fits of the methods
         self.real_lr, self.test_lr = self.out / "lr/real", self.out / "lr/test"
         self.reference_lr, self.bicubic_lr = self.out / "lr/camera_reference", self.out / "lr/bicubic"
-        self.realism_images: dict[str, list[torch.Tensor]] = {}  # "reference", "real": read by prepare()
+        self.realism_images: dict[str, list[torch.Tensor]] = {}  # "reference", "real", "bicubic": read by prepare()
         self.real_nlf = None  # the real domain's noise-level function, estimated by prepare()
 
     # ------------------------------------------------------------ folders
@@ -159,7 +159,7 @@ class Bench:
         for method in self.methods:
             if METHODS[method].setup:
                 METHODS[method].setup(self)
-        images = {"reference": self.reference_lr, "real": self.real_lr}
+        images = {"reference": self.reference_lr, "real": self.real_lr, "bicubic": self.bicubic_lr}
         self.realism_images = {k: [read_image(p) for p in list_images(v)] for k, v in images.items()}
         self.real_nlf = estimate_nlf(self.realism_images["real"])
 
@@ -209,8 +209,7 @@ class Bench:
             a = sample_patches(synthetic, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i))
             b = sample_patches(images, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i + 1))
             result[name] = c2st_accuracy(a.to(self.device), b.to(self.device), seed=seed, steps=steps)
-        bicubic = [read_image(p) for p in list_images(self.bicubic_lr)]
-        result["akld_vs_camera"] = akld(synthetic, self.realism_images["reference"], bicubic)
+        result["akld_vs_camera"] = akld(synthetic, self.realism_images["reference"], self.realism_images["bicubic"])
         distance = nlf_distance(estimate_nlf(synthetic), self.real_nlf)
         result["nlf_distance_8bit"] = None if distance != distance else distance  # NaN: no bin measurable in both
         cache.write_text(json.dumps(result))
