@@ -57,20 +57,34 @@ def fmt(value: dict | None, digits: int, percent: bool = False) -> str:
     return text + unit
 
 
-def markdown(report: dict) -> str:
-    summary, run, s = report["summary"], report["run"], report["settings"]
-    lines = [f"# Camera benchmark x2 ({run['mode']}{', partial' if report['partial'] else ''})", "",
-             f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
-             f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
-             "| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
+def table(summary: dict, methods: list[str]) -> list[str]:
+    """The markdown rows of `methods`' scores, header first."""
+    lines = ["| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
              "| C2ST vs real domain | AKLD vs camera | NLF distance (8-bit) | LR noise std (8-bit) |",
              "|" + " --- |" * 11]
-    for method, m in summary.items():
+    for method in methods:
+        m = summary[method]
         lines.append(f"| {method} | {fmt(m['psnr'], 3)} | {fmt(m['ssim'], 4)} | {fmt(m['lpips'], 4)} | "
                      f"{fmt(m['gap_closed_psnr'], 0, True)} | {fmt(m['gap_closed_ssim'], 0, True)} | "
                      f"{fmt(m['c2st_vs_camera'], 1, True)} | {fmt(m['c2st_vs_real_domain'], 1, True)} | "
                      f"{fmt(m['akld_vs_camera'], 3)} | {fmt(m['nlf_distance_8bit'], 2)} | "
                      f"{fmt(m['lr_noise_std_8bit'], 1)} |")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    summary, run, s = report["summary"], report["run"], report["settings"]
+    ablation = report.get("ablation", [])
+    lines = [f"# Camera benchmark x2 ({run['mode']}{', partial' if report['partial'] else ''})", "",
+             f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
+             f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
+             *table(summary, [m for m in summary if m not in ablation])]
+    arms = [m for m in summary if m in ablation]
+    if arms:
+        lines += ["", "## DeFlow ablation", "", "deflow_plain is DeFlow as the paper has it (one shift per level, "
+                  "split priors shared by both domains, heat 1); each arm below it adds one of deflow's switches "
+                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat).", "",
+                  *table(summary, [m for m in ("deflow", *arms) if m in summary])]
     gap = report["oracle_minus_bicubic_psnr"]
     if gap is not None:
         verdict = ("readable" if gap["mean"] >= GAP_MIN_DB else
@@ -92,7 +106,7 @@ def markdown(report: dict) -> str:
               "- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
               f"- SR: {s['sr_config']}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
               f"DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, {s.get('deflow_seeds', 1)} model(s) "
-              f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', '1.0')}",
+              f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', 'auto')}",
               "- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
               + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
               f"- LPIPS: {lpips}",

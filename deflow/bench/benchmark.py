@@ -3,7 +3,8 @@
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
     python scripts/benchmark.py              # three seeds, full trainings: about 70 minutes on 2 cores (estimated)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
-        [--methods ...] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N] [--deflow-heat H|auto]
+        [--methods ...] [--ablation] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N]
+        [--deflow-heat H|auto]
         [--jobs 2] [--threads 1]
         [--sr-config FILE] [--deflow-config FILE]
 
@@ -12,7 +13,8 @@ names by default; image files or folders of your own): `real`, whose camera LR i
 domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
 HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, pg_fit, realesrgan,
 deflow, oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the packaged
-confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml). One SR network, schedule and seed for all
+confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) and translates with --deflow-heat; --ablation adds
+the paper's DeFlow and each of deflow's switches alone (methods.py). One SR network, schedule and seed for all
 (--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where its weights are
 on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
 classifier two-sample test (metrics/realism/c2st.py) of each method's LR against (a) the camera's LR of the same clean
@@ -74,7 +76,7 @@ class Budget:
     c2st_patches: int
     c2st_steps: int
     deflow_seeds: int = 1
-    deflow_heat: str = "1.0"
+    deflow_heat: str = "auto"
 
 
 BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
@@ -230,10 +232,16 @@ class Bench:
         """Every (method, seed) SR run, seed by seed, `jobs` at a time; a method's training (DeFlow's) runs first in
         a slot of its own and its SR runs join the queue when it is done. `on_result(results)` after each run."""
         todo = [(method, seed) for seed in seeds for method in self.methods]
-        results, running = [], {}
+        results, running, trainings = [], {}, {}
         with ThreadPoolExecutor(self.jobs) as pool:
-            trainings = {m: pool.submit(METHODS[m].train, self) for m in self.methods if METHODS[m].train}
-            running.update(dict.fromkeys(trainings.values()))
+            started: dict = {}  # train function -> its future: methods that share a training wait for one
+            for m in self.methods:
+                train = METHODS[m].train
+                if train:
+                    if train not in started:
+                        started[train] = pool.submit(train, self)
+                    trainings[m] = started[train]
+            running.update(dict.fromkeys(started.values()))
             try:
                 while todo or running:
                     ready = [job for job in todo if job[0] not in trainings or trainings[job[0]].done()]
@@ -266,13 +274,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  f"(default: {' '.join(names)})")
     parser.add_argument("--camera", nargs="+", default=[], metavar="KEY=VALUE",
                         help="camera parameters (degradations/camera.py CameraParams), e.g. read_std=0.03 isp=srgb")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS),
+                        default=[m for m, method in METHODS.items() if not method.ablation],
+                        help="default: all but DeFlow's ablation arms")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also DeFlow's ablation: the paper's DeFlow and each of deflow's switches alone")
     parser.add_argument("--seeds", nargs="+", type=int, help="default: 0 (quick), 0 1 2 (full)")
     parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
     parser.add_argument("--deflow-seeds", type=int, help="DeFlow models trained (default 1 quick, 2 full)")
-    parser.add_argument("--deflow-heat", default="1.0", help="translate's --heat: a number, or 'auto' (the heat whose "
-                        "noise-level function matches the real domain's)")
+    parser.add_argument("--deflow-heat", default="auto", help="translate's --heat for the deflow method: a number, or "
+                        "'auto' (default: the heat whose noise-level function matches the real domain's)")
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
     parser.add_argument("--sr-config", type=Path, default=CONFIGS["sr"], metavar="FILE",
@@ -281,6 +293,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the DeFlow training config (default: the packaged deflow/bench/confs/deflow-bench.yml)")
     args = parser.parse_args(argv)
     args.threads = args.threads or max(1, cores // max(1, args.jobs))
+    if args.ablation:
+        args.methods = list(dict.fromkeys([*args.methods, *(m for m, method in METHODS.items() if method.ablation)]))
     return args
 
 
@@ -386,6 +400,7 @@ def main(argv=None):
                                         "steps": budget.c2st_steps}, **bench.info},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
                   "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, tuple(METHODS)),
+                  "ablation": [m for m in METHODS if METHODS[m].ablation],
                   "realism_page": "realism/realism.html" if (args.out / "realism/realism.html").exists() else None,
                   "runs": sorted(results, key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))}
         with lock:

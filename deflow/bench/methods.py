@@ -9,10 +9,14 @@
                  (clean domain) against the real domain
     oracle       the true camera
 
+and DeFlow's ablation (--ablation): deflow_plain (the paper's DeFlow: no content shift, shared split priors, heat
+1), then each switch alone: deflow_content_shift, deflow_split_prior, deflow_heat_auto (translate --heat auto).
+
 A new method is one entry of METHODS. Each function takes the `Bench` (benchmark.py) that runs it.
 """
 import statistics
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -35,11 +39,13 @@ class Method:
     """make_lr(bench, seed, folder) -> the folder holding the LR images of the clean photos for `seed` (`folder`
     unless the images are shared by all seeds); setup(bench): once, after the camera's images, before any training
     (a quick fit); train(bench): once, in a slot of its own, and the method's SR runs wait for it; folder(budget):
-    the method's folder name where its images depend on more than the seed (default: its name)."""
+    the method's folder name where its images depend on more than the seed (default: its name). Methods that
+    share a `train` function share its training."""
     make_lr: Callable[..., Path]
     setup: Callable[..., None] | None = None
     train: Callable[..., None] | None = None
     folder: Callable[..., str] | None = None
+    ablation: bool = False  # run with --ablation (or when named in --methods)
 
 
 def bicubic_lr(bench, seed: int, folder: Path) -> Path:
@@ -131,21 +137,18 @@ def pg_fit_lr(bench, seed: int, folder: Path) -> Path:
 
 # ---------------------------------------------------------------- deflow
 
-def deflow_folder(budget) -> str:
-    """The LR folder of the deflow method: it depends on the DeFlow budget, the number of models and the heat."""
-    models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
-    heat = f"_heat{budget.deflow_heat}" if budget.deflow_heat != "1.0" else ""
-    return f"deflow_it{budget.deflow_iters}{models}{heat}"
+PLAIN = {"network_g.content_shift": False, "network_g.domain_split_prior": False}  # DeFlow as the paper has it
 
 
-def deflow_checkpoint(bench, model: int) -> Path:
-    """DeFlow model `model` (0: the config's manual_seed, k: that seed + k)."""
+def deflow_checkpoint(bench, model: int, training: str = "") -> Path:
+    """DeFlow model `model` (0: the config's manual_seed, k: that seed + k) of the training `training` ("": the
+    config as it is; an ablation's name: the config with that arm's overrides)."""
     iters = bench.budget.deflow_iters
-    return bench.out / "deflow" / (f"it{iters}" + (f"_seed{model}" if model else "")) / "checkpoints" / \
-        f"iter_{iters:08d}.pth"
+    name = (f"{training}_" if training else "") + f"it{iters}" + (f"_seed{model}" if model else "")
+    return bench.out / "deflow" / name / "checkpoints" / f"iter_{iters:08d}.pth"
 
 
-def train_deflow(bench) -> None:
+def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
     iters = bench.budget.deflow_iters
     data = bench.out / "deflow/data"
     build(bench.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
@@ -154,35 +157,61 @@ def train_deflow(bench) -> None:
                "degraded_lq": data / "real/4x"}
     seed = load_options(bench.configs["deflow"])["manual_seed"]
     for model in range(bench.budget.deflow_seeds):
-        checkpoint = deflow_checkpoint(bench, model)
+        checkpoint = deflow_checkpoint(bench, model, training)
         if checkpoint.exists():
             bench.progress("deflow training", f"reusing {checkpoint}")
             continue
-        sets = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
-                "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15], "manual_seed": seed + model,
-                "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
-                "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1]}
-        log = f"deflow_it{iters}" + (f"_seed{model}" if model else "")
-        bench.run_logged(f"deflow training {model} ({iters} it)", [
-            bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto", *overrides(sets)], log)
+        options = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
+                   "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15], "manual_seed": seed + model,
+                   "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
+                   "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1], **(sets or {})}
+        log = checkpoint.parents[1].name
+        bench.run_logged(f"deflow training {training or 'deflow'} {model} ({iters} it)", [
+            bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto",
+            *overrides(options)], f"deflow_{log}")
 
 
-def deflow_lr(bench, seed: int, folder: Path) -> Path:
-    if not bench.complete(folder):
-        model = seed % bench.budget.deflow_seeds
-        heat = ["--heat", bench.budget.deflow_heat] + (["--real", bench.real_lr] if bench.budget.deflow_heat == "auto"
-                                                       else [])
-        bench.run_logged(f"deflow translate seed {seed} (model {model})", [
-            bench.py, "-m", "deflow.tools.translate", "--model_path", deflow_checkpoint(bench, model), "--source_dir",
-            bench.bicubic_lr, "--out_dir", folder, "--seed", seed, *heat], f"deflow_translate_seed{seed}")
-    return folder
+def deflow_method(name: str, training: str = "", sets: dict | None = None, heat: str | None = None,
+                  ablation: bool = False) -> Method:
+    """DeFlow trained on the bicubic LR of the clean photos (clean domain) against the real domain, the bicubic LR
+    translated. `training` names the DeFlow models (arms with the same name share them), `sets` their overrides of
+    --deflow-config; `heat`: translate's --heat (None: --deflow-heat)."""
+    def heat_of(budget) -> str:
+        return heat or budget.deflow_heat
 
+    def folder(budget) -> str:
+        models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
+        shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != "auto" else ""
+        return f"{name}_it{budget.deflow_iters}{models}{shown}"
+
+    def make_lr(bench, seed: int, out: Path) -> Path:
+        if not bench.complete(out):
+            model, chosen = seed % bench.budget.deflow_seeds, heat_of(bench.budget)
+            real = ["--real", bench.real_lr] if chosen == "auto" else []
+            bench.run_logged(f"{name} translate seed {seed} (model {model})", [
+                bench.py, "-m", "deflow.tools.translate", "--model_path",
+                deflow_checkpoint(bench, model, training), "--source_dir", bench.bicubic_lr, "--out_dir", out,
+                "--seed", seed, "--heat", chosen, *real], f"{name}_translate_seed{seed}")
+        return out
+
+    train = TRAININGS.setdefault(training, partial(train_deflow, training=training, sets=sets))
+    return Method(make_lr, train=train, folder=folder, ablation=ablation)
+
+
+TRAININGS: dict[str, Callable] = {}  # one function per DeFlow training, so arms that share it train it once
 
 METHODS = {
     "bicubic": Method(bicubic_lr),
     "white_noise": Method(white_noise_lr, setup=fit_white_noise),
     "pg_fit": Method(pg_fit_lr, setup=fit_pg_noise),
     "realesrgan": Method(realesrgan_lr),
-    "deflow": Method(deflow_lr, train=train_deflow, folder=deflow_folder),
+    "deflow": deflow_method("deflow"),
     "oracle": Method(oracle_lr),
+    # the ablation (--ablation): DeFlow as the paper has it, then each of deflow's switches alone
+    "deflow_plain": deflow_method("deflow_plain", "plain", PLAIN, "1.0", ablation=True),
+    "deflow_content_shift": deflow_method("deflow_content_shift", "content_shift",
+                                          {**PLAIN, "network_g.content_shift": True}, "1.0", ablation=True),
+    "deflow_split_prior": deflow_method("deflow_split_prior", "split_prior",
+                                        {**PLAIN, "network_g.domain_split_prior": True}, "1.0", ablation=True),
+    "deflow_heat_auto": deflow_method("deflow_heat_auto", "plain", PLAIN, "auto", ablation=True),
 }

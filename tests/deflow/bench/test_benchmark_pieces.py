@@ -156,30 +156,73 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 
 
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
-    assert list(METHODS) == ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle"]
-    assert parse_args([]).methods[:3] == ["bicubic", "white_noise", "pg_fit"]
+    main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle"]
+    arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto"]
+    assert list(METHODS) == main + arms
+    assert parse_args([]).methods == main
+    assert parse_args(["--ablation"]).methods == main + arms
+    assert parse_args(["--methods", "oracle", "--ablation"]).methods == ["oracle"] + arms
     blind = Method(make_lr=lambda bench, seed, folder: folder)
     monkeypatch.setattr(benchmark, "METHODS", {**METHODS, "blind": blind})
-    assert parse_args([]).methods == [*METHODS, "blind"]
+    assert parse_args([]).methods == [*main, "blind"]
     assert parse_args(["--methods", "blind", "oracle"]).methods == ["blind", "oracle"]
     monkeypatch.undo()
     with pytest.raises(SystemExit):
         parse_args(["--methods", "blind"])
 
 
-def test_several_deflow_models_and_the_heat_name_their_folders_and_bad_values_are_refused():
-    from deflow.bench.methods import deflow_checkpoint, deflow_folder
+def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders_and_bad_values_are_refused():
+    from deflow.bench.methods import deflow_checkpoint
 
     _, _, budget = check_settings(parse_args([]))
-    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "1.0") and deflow_folder(budget) == "deflow_it1500_x2"
-    _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "auto"]))
-    assert deflow_folder(quick) == "deflow_it300_heatauto"
+    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "auto")
+    assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2"
+    assert METHODS["deflow_heat_auto"].folder(budget) == "deflow_heat_auto_it1500_x2"
+    _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "0.8"]))
+    assert METHODS["deflow"].folder(quick) == "deflow_it300_heat0.8"
+    assert METHODS["deflow_plain"].folder(quick) == "deflow_plain_it300"  # its heat is its own, 1.0
 
     class Bench:
         out, budget = Path("b"), quick
     assert deflow_checkpoint(Bench, 0) == Path("b/deflow/it300/checkpoints/iter_00000300.pth")
     assert deflow_checkpoint(Bench, 1) == Path("b/deflow/it300_seed1/checkpoints/iter_00000300.pth")
+    assert deflow_checkpoint(Bench, 1, "plain") == Path("b/deflow/plain_it300_seed1/checkpoints/iter_00000300.pth")
     for args, message in ((["--deflow-seeds", "0"], "--deflow-seeds must be >= 1"),
                           (["--deflow-heat", "hot"], "expected a number or 'auto'")):
         with pytest.raises(UserError, match=message):
             check_settings(parse_args(args))
+
+
+def test_arms_that_share_a_training_share_one_function_and_the_others_do_not():
+    trains = {m: METHODS[m].train for m in METHODS if METHODS[m].train}
+    assert trains["deflow_heat_auto"] is trains["deflow_plain"]
+    distinct = {m: t for m, t in trains.items() if m != "deflow_heat_auto"}
+    assert len(set(map(id, distinct.values()))) == len(distinct)
+    assert trains["deflow_content_shift"].keywords["sets"] == {"network_g.content_shift": True,
+                                                               "network_g.domain_split_prior": False}
+
+
+def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_it(monkeypatch):
+    calls = []
+
+    def train(bench):
+        calls.append("train")
+
+    def other(bench):
+        calls.append("other")
+
+    methods = {"a": Method(lambda *a: None, train=train), "b": Method(lambda *a: None, train=train),
+               "c": Method(lambda *a: None, train=other), "d": Method(lambda *a: None)}
+    monkeypatch.setattr(benchmark, "METHODS", methods)
+    bench = benchmark.Bench.__new__(benchmark.Bench)
+    bench.methods, bench.jobs = list(methods), 2
+
+    def sr_run(method, seed):
+        if METHODS_TRAINED[method]:
+            assert METHODS_TRAINED[method] in calls  # its training finished before
+        return {"method": method, "seed": seed}
+    METHODS_TRAINED = {"a": "train", "b": "train", "c": "other", "d": None}
+    bench.sr_run = sr_run
+    results = bench.run_all((0, 1), lambda results: None)
+    assert sorted(calls) == ["other", "train"]
+    assert sorted((r["method"], r["seed"]) for r in results) == [(m, s) for m in "abcd" for s in (0, 1)]
