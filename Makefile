@@ -61,9 +61,16 @@ $(DEMO)/realism/realism.html: $(DATA)/clean/.translated
 	$(PY) -m metrics.realism --real $(DATA)/real/1x --synthetic $(DATA)/clean/2x_deflow $(DATA)/clean/2x \
 		--out $(DEMO)/realism --patches 256 --steps 100
 
+# the report: the pipeline's two pages, linked from one index
 demo: $(SR_CKPT) $(DEMO)/realism/realism.html
 	$(PY) scripts/test_sr.py --model_path $(SR_CKPT) --input $(DATA)/test/real_lr --gt $(DATA)/test/1x --out $(DEMO)/report
-	@echo "realism of DeFlow's translations against the real photos: $(DEMO)/realism/realism.html"
+	@printf '%s\n' '<!DOCTYPE html><html><head><meta charset="utf-8"><title>deflow demo</title></head><body>' \
+		'<h1>deflow demo</h1><ol>' \
+		'<li><a href="realism/realism.html">Degradation learned by DeFlow</a>: real LR crops beside DeFlow-translated' \
+		'crops of clean photos, noise-level curves and residual spectra against the real photos</li>' \
+		'<li><a href="report/report.html">SR trained on the translated pairs</a>, on real LR test photos: scores,' \
+		'LR | bicubic | SR | GT with zoomed crops</li></ol></body></html>' > $(DEMO)/index.html
+	@echo "demo report: $(DEMO)/index.html (realism: $(DEMO)/realism/realism.html, SR: $(DEMO)/report/report.html)"
 
 clean:
 	rm -rf $(DEMO)

@@ -6,8 +6,9 @@ A row is one image's result: {"name": str, "psnr": float, "ssim": float, "lpips"
 names the preset (pass the one from `resolve_preset`, so that the crop border is printed too).
 
 `write_html_report(out_dir, rows, preset, images)` takes `images` as {row name: {"sr": IMG, "lr": IMG,
-"gt": IMG}} where IMG is an image file path or a float RGB (3, H, W) tensor in [0, 1]; "sr" is required,
-"lr" and "gt" are optional, and rows without an entry appear in the table only. A file already inside
+"gt": IMG, label: IMG, ...}} where IMG is an image file path or a float RGB (3, H, W) tensor in [0, 1]; "sr" is
+required, "lr", "gt" and further labelled images (e.g. "bicubic", another model's SR) are optional, and rows without
+an entry appear in the table only. They are shown LR, the labelled ones in their order, SR, GT. A file already inside
 out_dir is referenced where it is; anything else is written as PNG to out_dir/report_files/.
 """
 import base64
@@ -186,9 +187,10 @@ def figure(src: str, caption: str, box: tuple[float, float, float, float] | None
 
 
 def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: int) -> str:
-    """Full LR | SR | GT with the zoom region framed, then the three zoomed crops."""
+    """The full images (LR, the labelled ones, SR, GT) with the zoom region framed, then their zoomed crops."""
     stem = f"{index:04d}_{re.sub(r'[^A-Za-z0-9._-]', '_', row['name'])}"
-    loaded = {kind: _load(entry[kind]) for kind in ("lr", "sr", "gt") if entry.get(kind) is not None}
+    order = ["lr", *(k for k in entry if k not in ("lr", "sr", "gt")), "sr", "gt"]
+    loaded = {kind: _load(entry[kind]) for kind in order if entry.get(kind) is not None}
     sr = loaded["sr"]
     top, left, size = _zoom_region(sr, loaded.get("gt"), border)
     h, w = sr.shape[-2:]
@@ -196,10 +198,11 @@ def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: 
     full, zoom = [], []
     for kind, img in loaded.items():
         ih, iw = img.shape[-2:]
-        label = f"{kind.upper()} {iw}x{ih}"
-        full.append(figure(assets.link(entry[kind], img, f"{stem}_{kind}"), label, box, pixelated=kind == "lr"))
+        name = kind.upper() if kind in ("lr", "sr", "gt") else kind
+        file_stem = f"{stem}_{re.sub(r'[^A-Za-z0-9._-]', '_', kind)}"
+        full.append(figure(assets.link(entry[kind], img, file_stem), f"{name} {iw}x{ih}", box, pixelated=kind == "lr"))
         crop = _zoomed(img, top * ih / h, left * iw / w, size * iw / w)
-        zoom.append(figure(assets.write(crop, f"{stem}_{kind}_zoom"), f"{kind.upper()} zoom", pixelated=True))
+        zoom.append(figure(assets.write(crop, f"{file_stem}_zoom"), f"{name} zoom", pixelated=True))
     why = "largest |SR - GT|" if "gt" in loaded and loaded["gt"].shape == sr.shape else "centre: no GT"
     metrics = " · ".join(f"{key.upper()} {_fmt(key, row[key])}" for key in METRIC_KEYS)
     return (f'<section id="img{index}"><h3>{html.escape(row["name"])} <small>{metrics}</small></h3>'
@@ -214,8 +217,8 @@ h1{margin:0 0 4px}.preset{background:#eef3fa;border-left:4px solid #3b6fb6;paddi
 .warn{background:#fff4e0;border-left:4px solid #d08a00;padding:8px 12px}
 table{border-collapse:collapse;margin:12px 0}td,th{padding:3px 12px;text-align:right;border-bottom:1px solid #ddd}
 td:nth-child(2),th:nth-child(2){text-align:left}tr.mean td{font-weight:bold;background:#f4f4f4}
-.row{display:flex;gap:10px;align-items:flex-start}.row figure{flex:0 1 calc((100% - 20px) / 3);margin:0}
-.zoom figure{flex:0 0 auto}.zoom img{width:{zoom}px;height:{zoom}px}
+.row{display:flex;gap:10px;align-items:flex-start}.row figure{flex:1 1 0;min-width:0;margin:0}
+.zoom{flex-wrap:wrap}.zoom figure{flex:0 0 auto}.zoom img{width:{zoom}px;height:{zoom}px}
 .frame{position:relative;line-height:0}.frame img{width:100%}.zoom .frame img{width:{zoom}px}
 .box{position:absolute;border:2px solid #ff2d55;box-sizing:border-box}
 img.pixelated{image-rendering:pixelated}figcaption{font-size:13px;color:#555;margin-top:3px}

@@ -1,6 +1,7 @@
 """Where does a trained DeFlow model's degradation fall short? Noise levels and per-level latent statistics.
 
-    python scripts/deflow_diagnose.py --model_path CKPT --clean DIR --degraded DIR [--seed 0] [--device auto]
+    python scripts/deflow_diagnose.py --model_path CKPT --clean DIR --degraded DIR [--paired DIR] [--seed 0]
+        [--device auto]
 
 Noise (metrics.noise.noise_std, 8-bit units, mean over images) of: the clean and the degraded images;
 the clean images translated (`degrade`); degraded images sampled given h of the clean images (`sample_degraded`);
@@ -8,12 +9,18 @@ the degraded images translated back (`restore`). Per latent level: the mean per-
 the channel covariance over every pixel of every image) of the encoded clean and degraded images, and of the
 model's degraded density, I + A A^T. Degraded latents that match I + A A^T while translations carry too little
 noise point at structure the per-pixel shift cannot express (dependence on content, correlation between pixels).
+
+Noise by texture: the std of translated - clean (per channel in 7x7 windows, intensity 0.1-0.9) per bin of the
+clean image's local texture (the std of its own 7x7 window); with --paired (the real degraded versions of the same
+clean images, as the camera benchmark has them) the same for the real degradation. A camera's noise does not depend
+on texture; a flow whose gain follows the clean domain's local variance adds too little in flat regions.
 """
 import argparse
 import statistics
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from deflow.errors import user_errors_exit_2
 from deflow.flow.deflow_model import image_generator
@@ -52,8 +59,33 @@ def converted_noise(model, images: list[torch.Tensor], names: list[str], mode: s
     return statistics.mean(values)
 
 
+TEXTURE_BINS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 1.0)  # local std of the clean image, intensity units
+
+
+def noise_by_texture(clean: list[torch.Tensor], noisy: list[torch.Tensor]) -> list[dict]:
+    """Per TEXTURE_BINS bin: {"texture": (low, high), "std_8bit", "fraction"} of the residual noisy - clean."""
+    def local(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = F.avg_pool2d(x, 7, 1, 3)
+        return mean, (F.avg_pool2d(x * x, 7, 1, 3) - mean * mean).clamp_min(0)
+
+    stats = []
+    for c, n in zip(clean, noisy):
+        intensity, texture = local(c.mean(0)[None, None])
+        _, variance = local((n - c)[None])
+        variance = variance.mean(1)  # per-channel variances, averaged
+        stats.append(torch.stack([variance.flatten(), texture.sqrt().flatten(), intensity.flatten()]))
+    variance, texture, intensity = torch.cat(stats, 1)
+    usable = (intensity > 0.1) & (intensity < 0.9)
+    rows = []
+    for low, high in zip(TEXTURE_BINS, TEXTURE_BINS[1:]):
+        inside = usable & (texture >= low) & (texture < high)
+        std = float(variance[inside].mean().sqrt() * 255) if inside.any() else None
+        rows.append({"texture": (low, high), "std_8bit": std, "fraction": float(inside.sum() / usable.sum())})
+    return rows
+
+
 @torch.no_grad()
-def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0) -> dict:
+def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0, paired_dir: Path | None = None) -> dict:
     paths = {"clean": list_images(clean_dir), "degraded": list_images(degraded_dir)}
     images = {domain: [read_image(p) for p in ps] for domain, ps in paths.items()}
     names = {domain: [p.name for p in ps] for domain, ps in paths.items()}
@@ -63,7 +95,13 @@ def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0) -> dict:
     levels = {"clean": latent_variances(model, images["clean"], False, seed),
               "degraded": latent_variances(model, images["degraded"], True, seed),
               "model_degraded": model_variances(model)}
-    return {"noise_std_8bit": noise, "latent_variance": levels}
+    translated = [model.convert(img[None].to(model.device), "degrade", image_generator(seed, name, model.device))[0]
+                  .cpu() for img, name in zip(images["clean"], names["clean"])]
+    texture = {"translated": noise_by_texture(images["clean"], translated)}
+    if paired_dir is not None:
+        paired = [read_image(paired_dir / name) for name in names["clean"]]
+        texture["paired_real"] = noise_by_texture(images["clean"], paired)
+    return {"noise_std_8bit": noise, "latent_variance": levels, "noise_by_texture": texture}
 
 
 @user_errors_exit_2
@@ -72,17 +110,23 @@ def main(argv=None):
     parser.add_argument("--model_path", required=True)
     parser.add_argument("--clean", required=True, type=Path, help="clean images (the clean domain's scale)")
     parser.add_argument("--degraded", required=True, type=Path, help="real degraded images")
+    parser.add_argument("--paired", type=Path, help="real degraded versions of the --clean images (same names)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     model = load_for_inference(args.model_path, device=args.device, expected_type="DeFlowModel")
-    result = diagnose(model, args.clean, args.degraded, args.seed)
+    result = diagnose(model, args.clean, args.degraded, args.seed, args.paired)
     print("noise std (8-bit): " + "  ".join(f"{k} {v:.2f}" for k, v in result["noise_std_8bit"].items()))
     print("latent variance per channel (trace / C): level  clean  degraded  model I + A A^T")
     levels = result["latent_variance"]
     for level in levels["model_degraded"]:
         print(f"  {level:>5}  {levels['clean'][level]:.3f}  {levels['degraded'][level]:.3f}  "
               f"{levels['model_degraded'][level]:.3f}")
+    print("noise std (8-bit) by the clean image's local texture std (share of pixels):")
+    for name, rows in result["noise_by_texture"].items():
+        print(f"  {name:>11}  " + "  ".join(
+            f"[{r['texture'][0]:g},{r['texture'][1]:g}) " + ("n/a" if r["std_8bit"] is None else f"{r['std_8bit']:.1f}")
+            + f" ({r['fraction']:.0%})" for r in rows))
 
 
 if __name__ == "__main__":

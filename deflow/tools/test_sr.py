@@ -2,14 +2,16 @@
 
     python scripts/test_sr.py (-opt CONF | --model_path CKPT) --input LR_DIR [--gt GT_DIR] --out DIR
         [--metrics rwsr_rgb] [--crop-border N] [--tile 256] [--require-lpips] [--lpips-backbone FILE] [--device auto]
+        [--compare LABEL=DIR ...]
 
 -opt alone is enough for a model whose networks have no weights (a classical pipeline) or whose config names them
 (path.pretrain_network_g). A multi-frame model takes a folder of bursts: LR_DIR/<name>/ holds the frames of one burst
 (sorted by file name, all of one size) and GT_DIR/<name>.png its ground truth.
 
 Writes DIR/sr/<name>.png, and with GT: DIR/metrics.csv, DIR/metrics.json (per image and mean, preset named) and
-DIR/report.html (table worst-first, PSNR/SSIM plot, LR | SR | GT with a zoomed crop); without GT the report shows
-LR | SR only.
+DIR/report.html (table worst-first, PSNR/SSIM plot, LR | bicubic | SR | GT with a zoomed crop; without GT, LR |
+bicubic | SR). --compare shows other SR results of the same images beside them, e.g. --compare "stage 1=runs/psnr"
+(DIR holds <name>.png, or is another test_sr output folder with sr/<name>.png).
 """
 import argparse
 import sys
@@ -22,6 +24,7 @@ from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import image_size, list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
 from deflow.tiling import apply_tiled
+from degradations.resize import imresize
 from metrics.cli import match_by_stem
 from metrics.lpips_metric import load_lpips
 from metrics.presets import PRESETS, resolve_preset, score
@@ -55,9 +58,47 @@ def read_burst(folder: Path) -> torch.Tensor:
     return torch.stack(frames)
 
 
+def parse_compare(items: list[str]) -> dict[str, Path]:
+    """["LABEL=DIR", ...] -> {label: folder of SR images}; a test_sr output folder stands for its sr/."""
+    folders = {}
+    for item in items:
+        label, sep, folder = item.partition("=")
+        if not sep or not label or not folder:
+            raise UserError(f"--compare {item}: expected LABEL=DIR, e.g. 'stage 1=runs/psnr_eval'")
+        if label.lower() in ("lr", "sr", "gt", "bicubic") or label in folders:
+            raise UserError(f"--compare {item}: the label {label!r} is taken; choose another")
+        folder = Path(folder)
+        folders[label] = folder / "sr" if (folder / "sr").is_dir() else folder
+        if not folders[label].is_dir():
+            raise UserError(f"--compare {item}: folder {folder} not found")
+    return folders
+
+
+def compared(folders: dict[str, Path], shown: dict[str, Path], scale: int) -> dict[str, dict[str, Path]]:
+    """{name: {label: that folder's SR image of `name`}} for every input (`shown`: name -> its LR image), each checked
+    to be `scale` times the LR, before any work."""
+    found = {label: {p.stem: p for p in list_images(folder)} for label, folder in folders.items()}
+    images = {}
+    for name, lr_path in shown.items():
+        lh, lw = image_size(lr_path)
+        images[name] = {}
+        for label, paths in found.items():
+            path = paths.get(name)
+            if path is None:
+                raise UserError(f"--compare {label}={folders[label]}: no image named {name}; compare SR results of "
+                                "the same inputs")
+            if image_size(path) != (lh * scale, lw * scale):
+                raise UserError(f"--compare {label}: {path} is {image_size(path)[1]}x{image_size(path)[0]}, not "
+                                f"{scale}x {lr_path}; compare results of the same scale")
+            images[name][label] = path
+    return images
+
+
 def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, preset: str = "rwsr_rgb",
-             crop_border: int | None = None, tile: int | None = 256, lpips_backbone=None, require_lpips=False):
-    """SR every image (or burst) of `input_dir` into out_dir/sr; with `gt_dir`, score and report. Returns the rows."""
+             crop_border: int | None = None, tile: int | None = 256, lpips_backbone=None, require_lpips=False,
+             compare: dict[str, Path] | None = None):
+    """SR every image (or burst) of `input_dir` into out_dir/sr; with `gt_dir`, score and report (beside each SR:
+    plain bicubic upsampling and the images of `compare`, {label: folder}). Returns the rows."""
     input_dir, out_dir = Path(input_dir), Path(out_dir)
     scale, burst = model.scale, model.INFER_INPUT == "burst"
     inputs = list_bursts(input_dir) if burst else list_images(input_dir)
@@ -74,24 +115,26 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
     lpips = None
     if gt_dir is not None and resolved.lpips_net is not None:
         lpips = load_lpips(resolved.lpips_net, lpips_backbone, require=require_lpips, device=model.device)
+    shown = {(p.name if burst else p.stem): (list_images(p)[0] if burst else p) for p, _ in pairs}
+    others = compared(compare or {}, shown, scale)
     rows, images = [], {}
     for lr_path, gt_path in tqdm(pairs, desc="SR", unit="img"):
         name = lr_path.name if burst else lr_path.stem
         gt = read_image(gt_path) if gt_path is not None else None
         if burst:  # tiles cut through every frame at once: the frames travel as channels
             frames = read_burst(lr_path)
-            shown = list_images(lr_path)[0]
 
             def run(x: torch.Tensor, count: int = frames.shape[0]) -> torch.Tensor:
                 return model.infer(x.unflatten(1, (count, 3)))
             sr = apply_tiled(run, frames.flatten(0, 1)[None], tile, overlap=16, scale=scale, device=model.device)[0]
         else:
-            shown = lr_path
             sr = apply_tiled(model.infer, read_image(lr_path)[None], tile, overlap=16, scale=scale,
                              device=model.device)[0]
         sr_path = out_dir / "sr" / f"{name}.png"
         write_image(sr_path, sr)
-        images[name] = {"lr": shown, "sr": sr_path, **({"gt": gt_path} if gt_path else {})}
+        bicubic = imresize(read_image(shown[name])[None], scale=scale)[0].clamp(0, 1)
+        images[name] = {"lr": shown[name], "bicubic": bicubic, **others[name], "sr": sr_path,
+                        **({"gt": gt_path} if gt_path else {})}
         if gt is not None:
             rows += rows_from_scores([name], score(sr.to(model.device), gt.to(model.device), resolved, lpips=lpips))
         else:
@@ -123,17 +166,20 @@ def main(argv=None):
     parser.add_argument("--require-lpips", action="store_true")
     parser.add_argument("--lpips-backbone", help="torchvision AlexNet/VGG weights for LPIPS")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--compare", nargs="+", default=[], metavar="LABEL=DIR",
+                        help="other SR results of the same inputs, shown beside this one in the report")
     args = parser.parse_args(argv)
     if not args.opt and not args.model_path:
         raise UserError("give -opt CONF or --model_path CKPT (or both)")
     if args.out.resolve() in (args.input.resolve(), args.gt.resolve() if args.gt else None):
         raise UserError(f"--out {args.out} is an input folder; choose another folder")
+    compare = parse_compare(args.compare)
     model = load_for_inference(args.model_path, args.opt, args.device)
     if model.INFER_INPUT is None:
         raise UserError(f"{args.model_path or args.opt}: a {type(model).__name__} is not an SR model")
     with torch.no_grad():
         evaluate(model, args.input, args.out, args.gt, args.metrics, args.crop_border, args.tile or None,
-                 args.lpips_backbone, args.require_lpips)
+                 args.lpips_backbone, args.require_lpips, compare)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ def main(argv=None) -> int:
                        **curves(reference["nlf"], reference["spectrum"])}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "realism.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    page = write_realism_page(args.out, result)
+    page = write_realism_page(args.out, result, crops={"real": list(real.values()),
+                                                       **{k: list(v.values()) for k, v in synthetic.items()}})
     print(f"wrote {args.out / 'realism.json'} and {page}")
     return 0

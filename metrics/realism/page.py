@@ -1,14 +1,20 @@
 """OUT/realism.html: the realism CLI's table and figures, read from the same dict it writes to realism.json.
 
 Figures are PNG files beside the page: realism_nlf.png (noise std against intensity, one panel per channel, the
-real set in black and each synthetic set in colour) and realism_spectrum.png (residual power spectra, log axes).
+real set in black and each synthetic set in colour), realism_spectrum.png (residual power spectra, log axes) and,
+when the images are given, crops_<n>.png (flat crops of each set, enlarged, real first).
 """
 import html
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
+from deflow.imageio import write_image
 from metrics.report import PAGE_CSS, figure
+
+CROP, CROPS, ENLARGE = 48, 4, 3  # crop side (px), crops per set (one per image), pixel repetition
 
 SCORES = (("c2st_accuracy", "C2ST accuracy", "{:.3f}"), ("nlf_distance_8bit", "NLF distance", "{:.2f}"),
           ("spectrum_distance_log10", "spectrum distance", "{:.3f}"), ("akld", "AKLD", "{:.4f}"))
@@ -77,6 +83,31 @@ def plot_spectra(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
+def flat_crop(image: torch.Tensor, size: int = CROP) -> torch.Tensor:
+    """The `size` square of `image` (3, H, W) where the content varies least (variance of a 5x5 box blur; noise
+    barely moves it), away from the clipped ends: where a viewer sees the noise itself."""
+    size = min(size, *image.shape[-2:])
+    smooth = F.avg_pool2d(image.mean(0, keepdim=True)[None], 5, stride=1, padding=2)[0, 0]
+    mean = F.avg_pool2d(smooth[None, None], size, stride=4)[0, 0]
+    spread = F.avg_pool2d(smooth[None, None] ** 2, size, stride=4)[0, 0] - mean ** 2
+    spread = torch.where((mean > 0.08) & (mean < 0.92), spread, spread.max() + 1)
+    top, left = divmod(int(spread.argmin()), spread.shape[1])
+    return image[:, 4 * top:4 * top + size, 4 * left:4 * left + size]
+
+
+def write_crops(out_dir: Path, crops: dict[str, list[torch.Tensor]]) -> list[tuple[str, str]]:
+    """One PNG strip per set (its images' flat crops, enlarged) -> [(set name, file name)]."""
+    strips = []
+    for i, (name, images) in enumerate(crops.items()):
+        tiles = [flat_crop(img) for img in images[:CROPS]]
+        side = min(t.shape[-1] for t in tiles)
+        gap = torch.ones(3, side, 4)
+        strip = torch.cat([x for t in tiles for x in (t[:, :side, :side], gap)][:-1], dim=-1)
+        write_image(out_dir / f"crops_{i}.png", strip.repeat_interleave(ENLARGE, 1).repeat_interleave(ENLARGE, 2))
+        strips.append((name, f"crops_{i}.png"))
+    return strips
+
+
 def _sized(width: int, element: str) -> str:
     """`element` (a figure) no wider than its PNG's `width` pixels (report.py's figures fill the page width)."""
     return f'<div style="max-width:{width}px">{element}</div>'
@@ -92,10 +123,14 @@ def _table(result: dict) -> str:
     return f"<table><tr><th>#</th><th>set</th><th>images</th>{head}<th>folder</th></tr>{''.join(rows)}</table>"
 
 
-def write_realism_page(out_dir: str | Path, result: dict, title: str = "Realism of synthetic degradations") -> Path:
-    """out_dir/realism.html and its two PNG figures from the realism CLI's result dict; returns the HTML path."""
+def write_realism_page(out_dir: str | Path, result: dict, title: str = "Realism of synthetic degradations",
+                       crops: dict[str, list[torch.Tensor]] | None = None) -> Path:
+    """out_dir/realism.html and its PNG figures from the realism CLI's result dict, with `crops` ({set name: its
+    images}, the real set first) shown as flat crops side by side; returns the HTML path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    strips = "".join(_sized(1000, figure(file, f"{name}: flat {CROP} px crops, one per image, x{ENLARGE}"))
+                     for name, file in write_crops(out_dir, crops or {}))
     plot_nlf(result, out_dir / "realism_nlf.png")
     plot_spectra(result, out_dir / "realism_spectrum.png")
     settings = result["settings"]
@@ -105,7 +140,8 @@ def write_realism_page(out_dir: str | Path, result: dict, title: str = "Realism 
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f'<div class="preset">{described}</div>{_table(result)}{MEANING}'
-            "<h2>Noise-level functions</h2>"
+            + (f"<h2>Crops</h2>{strips}" if strips else "")
+            + "<h2>Noise-level functions</h2>"
             + _sized(1300, figure("realism_nlf.png", "noise std against intensity per channel, estimated from "
                                    "homogeneous regions (no pairs); gaps are bins with too few samples"))
             + "<h2>Spatial correlation</h2>"

@@ -4,9 +4,10 @@ import json
 import pytest
 import torch
 
-from deflow.imageio import write_image
+from deflow.imageio import read_image, write_image
 from deflow.tools.sample_photos import photo
 from metrics.realism.cli import main
+from metrics.realism.page import flat_crop
 
 SIGMA_REAL = 12.0  # 8-bit units
 SOURCES = {"astronaut": (300, 60), "coffee": (20, 300), "chelsea": (20, 20)}  # name: (top, left) of a 64 px crop
@@ -58,6 +59,18 @@ def test_writes_json_html_and_figures_and_ranks_the_right_noise_first(folders, m
     assert "realism_nlf.png" in page and "realism_spectrum.png" in page and "AKLD" in page
     for png in ("realism_nlf.png", "realism_spectrum.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [page.index(f"{name}: flat 48 px crops") for name in ("real", "right", "wrong")] == sorted(
+        page.index(f"{name}: flat 48 px crops") for name in ("real", "right", "wrong"))
+    strip = read_image(out / "crops_0.png")  # the real set's three crops, 4 px gaps, enlarged x3
+    assert strip.shape == (3, 48 * 3, (3 * 48 + 2 * 4) * 3)
+
+
+def test_a_flat_crop_is_taken_where_the_content_is_flat():
+    image = photo("astronaut")[:, :160, :160].clone()
+    image[:, 100:160, 20:80] = 0.5 + 0.02 * torch.randn(3, 60, 60, generator=torch.Generator().manual_seed(0))
+    crop = flat_crop(image)
+    assert crop.shape == (3, 48, 48)
+    assert (crop - 0.5).abs().mean() < 0.03  # inside the planted flat grey square
 
 
 def test_without_clean_there_is_no_akld(folders, main_in_process):

@@ -5,11 +5,13 @@ import re
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 
 from deflow import checkpoint
 from deflow.config import load_options
 from deflow.imageio import read_image, write_image
+from deflow.tools.sample_photos import photo
 from deflow.trainer import train
 from metrics.noise import noise_std
 
@@ -17,10 +19,6 @@ from metrics.noise import noise_std
 @pytest.fixture(scope="module")
 def tiny_deflow(tmp_path_factory):
     """A DeFlow checkpoint after 3 iterations on 32 px crops; plus two odd-sized clean images."""
-    import torch.nn.functional as F
-
-    from deflow.tools.sample_photos import photo
-
     root = tmp_path_factory.mktemp("deflow")
     for domain, names in (("clean", ["astronaut", "coffee"]), ("degraded", ["rocket"])):
         for name in names:
@@ -172,6 +170,23 @@ def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(
     assert all(0 < v < 100 for domain in ("clean", "degraded") for v in result["latent_variance"][domain].values())
     code, _, err = main_in_process(main, "--model_path", ckpt, "--clean", tmp_path / "nope", "--degraded", root / "src")
     assert code == 2 and "nope: folder not found" in err
+
+
+def test_noise_by_texture_is_flat_for_a_camera_and_rises_for_texture_following_noise():
+    from deflow.bench.deflow_diagnose import noise_by_texture
+
+    generator = torch.Generator().manual_seed(0)
+    clean = [photo(name)[:, :192, :192] for name in ("astronaut", "coffee", "chelsea")]
+    white = [c + 10 / 255 * torch.randn(c.shape, generator=generator) for c in clean]
+    grey = [c.mean(0, keepdim=True)[None] for c in clean]
+    local_std = [(F.avg_pool2d(g ** 2, 7, 1, 3) - F.avg_pool2d(g, 7, 1, 3) ** 2).clamp_min(0).sqrt()[0] for g in grey]
+    following = [c + 3 * s * torch.randn(c.shape, generator=generator) for c, s in zip(clean, local_std)]
+    flat = [r["std_8bit"] for r in noise_by_texture(clean, white)]
+    rising = [r["std_8bit"] for r in noise_by_texture(clean, following)]
+    assert all(abs(v - 10) < 1.5 for v in flat)  # sigma 10 in every bin
+    # leakage across the 7x7 windows lifts the flattest bin next to edges; the trend stays
+    assert rising[-1] > rising[3] > rising[0] and rising[-1] > 3 * rising[0]
+    assert sum(r["fraction"] for r in noise_by_texture(clean, white)) == pytest.approx(1.0)
 
 
 def test_heat_auto_finds_the_heat_of_the_real_images(main_in_process, tiny_deflow, tmp_path):

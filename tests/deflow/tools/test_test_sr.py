@@ -1,6 +1,7 @@
 """scripts/test_sr.py: SR over a folder, tiled; CSV/JSON/HTML outputs; bad input ends in one line and exit 2."""
 import csv
 import json
+import re
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from deflow.config import load_options
 from deflow.imageio import read_image, to_uint8, write_image
 from deflow.tools.sample_photos import photo
 from deflow.trainer import train
+from degradations.resize import imresize
 
 
 @pytest.fixture
@@ -76,8 +78,33 @@ def test_bad_inputs_are_one_line_errors(main_in_process, sr_checkpoint, lr_gt, t
         (["--input", str(tmp_path / "empty")], "no images"),
         (["--input", str(lr), "--gt", str(tmp_path / "gt_names")], "file names differ"),
         (["--input", str(lr), "--gt", str(tmp_path / "gt_wrong")], "GT must be exactly 2x the LR image"),
+        (["--input", str(lr), "--compare", "stage1"], "expected LABEL=DIR"),
+        (["--input", str(lr), "--compare", f"bicubic={lr}"], "the label 'bicubic' is taken"),
+        (["--input", str(lr), "--compare", f"a={tmp_path / 'missing'}"], "not found"),
+        (["--input", str(lr), "--compare", f"a={tmp_path / 'gt_names'}"], "no image named big"),
+        (["--input", str(lr), "--compare", f"a={tmp_path / 'gt_wrong'}"], "not 2x"),
     ]
     for args, message in cases:
         code, _, err = main_in_process(main, "--model_path", sr_checkpoint, *args, "--out", tmp_path / "x")
         assert code == 2, err
         assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_report_shows_bicubic_and_compared_results_beside_the_sr(main_in_process, sr_checkpoint, lr_gt, tmp_path):
+    from deflow.tools.test_sr import main
+
+    lr, gt = lr_gt
+    code, _, err = main_in_process(main, "--model_path", sr_checkpoint, "--input", lr, "--gt", gt, "--out",
+                                   tmp_path / "first", "--device", "cpu")
+    assert code == 0, err
+    code, _, err = main_in_process(main, "--model_path", sr_checkpoint, "--input", lr, "--gt", gt, "--out",
+                                   tmp_path / "second", "--device", "cpu", "--compare", f"stage 1={tmp_path / 'first'}")
+    assert code == 0, err
+    page = (tmp_path / "second" / "report.html").read_text()
+    captions = re.findall(r"<figcaption>([^<]+)</figcaption>", page)
+    assert captions[:5] == ["LR 65x75", "bicubic 130x150", "stage 1 130x150", "SR 130x150", "GT 130x150"]
+    files = tmp_path / "second" / "report_files"
+    bicubic = read_image(next(files.glob("*big_bicubic.png")))
+    expected = imresize(read_image(lr / "big.png")[None], scale=2)[0].clamp(0, 1)
+    assert (bicubic - expected).abs().max() <= 1 / 255 + 1e-6  # the LR upsampled by MATLAB's bicubic, 8-bit rounded
+    assert "stage_1" in " ".join(p.name for p in files.iterdir())
