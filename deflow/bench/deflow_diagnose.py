@@ -7,7 +7,8 @@ Noise (metrics.noise.noise_std, 8-bit units, mean over images) of: the clean and
 the clean images translated (`degrade`); degraded images sampled given h of the clean images (`sample_degraded`);
 the degraded images translated back (`restore`). Per latent level: the mean per-channel variance (trace / C of
 the channel covariance over every pixel of every image) of the encoded clean and degraded images, and of the
-model's degraded density, I + A A^T. Degraded latents that match I + A A^T while translations carry too little
+model's degraded density, I + A A^T (I + S A A^T S of a content shift, averaged over the degraded images' pixels).
+Degraded latents that match I + A A^T while translations carry too little
 noise point at structure the per-pixel shift cannot express (dependence on content, correlation between pixels).
 
 Noise by texture: the std of translated - clean (per channel in 7x7 windows, intensity 0.1-0.9) per bin of the
@@ -47,10 +48,19 @@ def latent_variances(model, images: list[torch.Tensor], degraded: bool, seed: in
     return {level: float(torch.cov(torch.cat(z, 1)).trace()) / z[0].shape[0] for level, z in pixels.items()}
 
 
-def model_variances(model) -> dict[str, float]:
-    """{level: trace / C of I + A A^T}, the degraded density's per-channel variance."""
+def model_variances(model, images: list[torch.Tensor], seed: int) -> dict[str, float]:
+    """{level: trace / C of the degraded density's I + Sigma}, averaged over the pixels of `images` where Sigma
+    follows the conditioning (a content shift), else I + A A^T itself."""
     net = model.net_for_inference("g")
-    return {level: 1 + float(shift.sigma().trace()) / shift.A.shape[0] for level, shift in net.shifts.items()}
+    multiple = flow_size_multiple(net.scale, net.flow.L)
+    values: dict[str, list[torch.Tensor]] = {}
+    for i, image in enumerate(images):
+        x = image[None, :, : image.shape[1] // multiple * multiple, : image.shape[2] // multiple * multiple]
+        conds = net.condition(model.conditioning_image(x.to(model.device)),
+                              torch.Generator(model.device).manual_seed(seed + i))
+        for level, shift in net.shifts.items():
+            values.setdefault(level, []).append(shift.variance_per_channel(conds[int(level) - 1]).double().flatten())
+    return {level: float(torch.cat(v).mean()) for level, v in values.items()}
 
 
 def converted_noise(model, images: list[torch.Tensor], names: list[str], mode: str, seed: int) -> float:
@@ -94,7 +104,7 @@ def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0, paired_d
         noise[mode] = converted_noise(model, images[domain], names[domain], mode, seed)
     levels = {"clean": latent_variances(model, images["clean"], False, seed),
               "degraded": latent_variances(model, images["degraded"], True, seed),
-              "model_degraded": model_variances(model)}
+              "model_degraded": model_variances(model, images["degraded"], seed)}
     translated = [model.convert(img[None].to(model.device), "degrade", image_generator(seed, name, model.device))[0]
                   .cpu() for img, name in zip(images["clean"], names["clean"])]
     texture = {"translated": noise_by_texture(images["clean"], translated)}

@@ -46,6 +46,11 @@ class ContentShift(DomainShift):
         eye = torch.eye(scale.shape[1], dtype=torch.float64, device=scale.device)
         return eye + root @ root.transpose(1, 2)
 
+    def variance_per_channel(self, cond: torch.Tensor | None = None) -> torch.Tensor:
+        scale = self.mean_and_scale(cond)[1]
+        return torch.diagonal(self._pixel_covariance(scale), dim1=1, dim2=2).mean(1).view(scale.shape[0],
+                                                                                        *scale.shape[2:])
+
     def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """(B, N, C) float64 latent pixels -> (B,) log N(mean, I + S A A^T S) of every pixel, summed."""
         batch, _, channels = pixels.shape

@@ -30,6 +30,11 @@ class DomainShift(nn.Module):
         a = self.A.double()
         return a @ a.T
 
+    def variance_per_channel(self, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """trace(I + Sigma) / C, the degraded density's mean per-channel variance: a scalar here, (B, H, W) where
+        Sigma follows the conditioning."""
+        return 1 + self.sigma().trace() / self.A.shape[0]
+
     def _mu(self, z):
         return self.mean_shift.to(z.dtype).view(1, -1, 1, 1)
 

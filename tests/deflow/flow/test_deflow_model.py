@@ -162,10 +162,16 @@ def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(
     noise = result["noise_std_8bit"]
     assert set(noise) == {"clean", "degraded", "degrade", "sample_degraded", "restore"}
     assert noise["degraded"] > noise["clean"] + 3  # 0.03 * 255 = 7.65 added to the degraded domain's images
-    state = checkpoint.load(ckpt)["model"]["nets"]["g"]
+    net = model.net_for_inference("g")
+    rocket = read_image(root / "degraded/gt/rocket.png")[None]
+    conds = net.condition(model.conditioning_image(rocket), torch.Generator().manual_seed(0))
     for level, value in result["latent_variance"]["model_degraded"].items():
-        a = state[f"shifts.{level}.A"].double()
-        assert value == pytest.approx(1 + float((a * a).sum()) / a.shape[0], rel=1e-9)  # trace(A A^T) = |A|_F^2
+        shift = net.shifts[level]
+        a = shift.A.detach().double()
+        scale = shift.content(conds[int(level) - 1]).chunk(2, dim=1)[1].exp().double()  # the content shift's S(c)
+        # diag(S A A^T S)_c = s_c^2 |row c of A|^2, averaged over channels and pixels
+        expected = 1 + float(((scale ** 2) * (a * a).sum(1).view(1, -1, 1, 1)).mean(1).mean())
+        assert value == pytest.approx(expected, rel=1e-9)
     assert set(result["latent_variance"]["clean"]) == set(result["latent_variance"]["model_degraded"])
     assert all(0 < v < 100 for domain in ("clean", "degraded") for v in result["latent_variance"][domain].values())
     code, _, err = main_in_process(main, "--model_path", ckpt, "--clean", tmp_path / "nope", "--degraded", root / "src")
