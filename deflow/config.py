@@ -132,9 +132,11 @@ def _datasets_schema(section: dict | None, path: str) -> dict:
     return schema
 
 
-def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training: bool) -> dict:
+def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training: bool,
+                  inference: tuple[str, ...] = ()) -> dict:
     """The keys every model type has; `networks` get network_<n> and path.*_<n>, `trained` ones train.optim_<n> and
-    train.scheduler_<n>. Training sections are required only when `training` (inference needs none of them)."""
+    train.scheduler_<n>. Training sections are required only when `training` (inference needs none of them), and
+    network sections then only for the `inference` networks."""
     from deflow.registry import ARCHS
 
     optimizer = _typed_section(torch_optimizers(), "optimizer", skip=("self", "params"),
@@ -154,8 +156,8 @@ def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training:
         "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present"),
         "manual_seed": Key(int, 0, "seed of every random number generator"),
         "datasets": _datasets_schema,
-        **{f"network_{n}": _typed_section(ARCHS, "architecture", required=f"the model's network {n!r}")
-           for n in networks},
+        **{f"network_{n}": _typed_section(ARCHS, "architecture", required=f"the model's network {n!r}"
+                                          if training or n in inference else None) for n in networks},
         "path": path,
         "train": {
             "total_iter": Key(int, REQUIRED, "number of training iterations") if training
@@ -195,7 +197,7 @@ def schema_for(model_type: str, training: bool = True) -> dict:
     from deflow.registry import MODELS
 
     model = MODELS.get(model_type)
-    base = common_schema(model.NETWORKS, model.TRAINED, training)
+    base = common_schema(model.NETWORKS, model.TRAINED, training, model.inference_networks())
     return deep_merge_schema(base, getattr(model, "OPTIONS", {}))
 
 

@@ -167,7 +167,7 @@ def barrier(world: int) -> None:
 def train_step(t: Training, batch: dict, amp: torch.dtype | None, grad_clip: float | None, world: int,
                device: torch.device) -> tuple[dict[str, float], str | None]:
     """The shared forward pass, then every stage's losses and gradients; then every staged optimizer steps, or, if
-    anything was non-finite, none does. Returns (loss values, None) or ({}, what was not finite)."""
+    anything was non-finite, none does. Returns (loss and logged values, None) or ({}, what was not finite)."""
     model = t.model
     model.train()
     stages = model.stages(t.iteration + 1)
@@ -195,7 +195,7 @@ def train_step(t: Training, batch: dict, amp: torch.dtype | None, grad_clip: flo
         t.scaler.step(t.optimizers[name])
     t.scaler.update()
     model.after_step(t.iteration + 1)
-    return {n: v.detach().float().item() for n, v in losses.items()}, None
+    return {n: v.detach().float().item() for n, v in {**losses, **model.log_values()}.items()}, None
 
 
 def discard(t: Training, stages, bad: str, unscaled: bool) -> tuple[dict, str | None]:

@@ -57,6 +57,7 @@ def check_resumable(state: dict, opt: dict, path: Path) -> None:
 
 def build_training(opt: dict, device: torch.device, world: int, amp: torch.dtype | None) -> Training:
     model = MODELS.get(opt["model_type"])(opt, device)
+    model.setup_training()
     if not any(model.parameters(name) for name in model.TRAINED):
         raise UserError(f"{opt['model_type']}: its trained networks have no parameters to train")
     seen: dict[int, str] = {}

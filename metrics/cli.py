@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         if pred.shape != gt.shape:
             raise UserError(f"size mismatch: {pred_path} is {pred.shape[2]}x{pred.shape[1]}, "
                             f"{gt_path} is {gt.shape[2]}x{gt.shape[1]}")
-        scores = score(pred.to(args.device), gt.to(args.device), preset, lpips=lpips)
+        scores = score(pred.to(args.device), gt.to(args.device), preset, lpips=lpips, haarpsi=True)
         rows += rows_from_scores([pred_path.stem], scores)
     note = lpips.reason if lpips is not None and not lpips.available else None
     if note:

@@ -13,6 +13,7 @@ import torch
 
 from deflow.errors import UserError
 from metrics.lpips_metric import LPIPSMetric
+from metrics.perceptual import haarpsi as haarpsi_index
 from metrics.prepare import check_pair, lpips_input, one_cpu_thread, prepare
 from metrics.psnr import psnr_255
 from metrics.ssim import ssim_255
@@ -97,24 +98,27 @@ def resolve_preset(preset: str | Preset, crop_border: int | None = None, scale: 
 
 
 def score(pred: torch.Tensor, gt: torch.Tensor, preset: str | Preset = "rwsr_rgb", crop_border: int | None = None,
-          lpips: LPIPSMetric | None = None, scale: int | None = None) -> dict[str, torch.Tensor]:
-    """PSNR, SSIM and (if `lpips` is given and available) LPIPS of SR output against ground truth.
+          lpips: LPIPSMetric | None = None, scale: int | None = None, haarpsi: bool = False) -> dict[str, torch.Tensor]:
+    """PSNR, SSIM, (if `lpips` is given and available) LPIPS and (if `haarpsi`) HaarPSI of SR output against
+    ground truth.
 
     pred, gt: float RGB in [0, 1], (3, H, W) or (N, 3, H, W), same shape, any device.
     preset: a name in PRESETS or a Preset. crop_border: overrides the preset's crop; by default the crop
     is `scale` (0 if neither is given). lpips: from `load_lpips(preset.lpips_net)`; None or an unavailable
-    one leaves "lpips" out of the result (the caller reports `lpips.reason`).
-    Returns {"psnr", "ssim"[, "lpips"]}: (N,) float64 tensors on the input's device.
+    one leaves "lpips" out of the result (the caller reports `lpips.reason`). haarpsi: also HaarPSI
+    (metrics/perceptual.py, needs no weights), on RGB cropped and rounded as the preset crops and rounds LPIPS's input.
+    Returns {"psnr", "ssim"[, "lpips"][, "haarpsi"]}: (N,) float64 tensors on the input's device.
     """
     p = resolve_preset(preset, crop_border, scale)
     pred, gt = check_pair(pred, gt)
     chunk = _CHUNK_PIXELS if pred.device.type == "cpu" else _CHUNK_PIXELS_GPU
     step = max(1, chunk // (pred.shape[-2] * pred.shape[-1]))
-    parts = [_score_chunk(pred[i:i + step], gt[i:i + step], p, lpips) for i in range(0, pred.shape[0], step)]
+    parts = [_score_chunk(pred[i:i + step], gt[i:i + step], p, lpips, haarpsi) for i in range(0, pred.shape[0], step)]
     return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
 
-def _score_chunk(pred: torch.Tensor, gt: torch.Tensor, p: Preset, lpips: LPIPSMetric | None) -> dict[str, torch.Tensor]:
+def _score_chunk(pred: torch.Tensor, gt: torch.Tensor, p: Preset, lpips: LPIPSMetric | None,
+                 haarpsi: bool) -> dict[str, torch.Tensor]:
     with one_cpu_thread(pred.device):
         x, y = prepare(pred, gt, p.crop_border, p.color, p.quantize)
         result = {
@@ -122,6 +126,9 @@ def _score_chunk(pred: torch.Tensor, gt: torch.Tensor, p: Preset, lpips: LPIPSMe
             "ssim": ssim_255(x, y, p.ssim_window, p.ssim_win_size, p.ssim_sigma, p.ssim_sample_covariance,
                              integer_inputs=p.quantize and p.color == "rgb"),
         }
+        if haarpsi:
+            result["haarpsi"] = haarpsi_index(lpips_input(pred, p.crop_border, p.quantize),
+                                              lpips_input(gt, p.crop_border, p.quantize))
     if lpips is not None and lpips.available and p.lpips_net is not None:
         if lpips.net != p.lpips_net:
             raise UserError(f"preset {p.name} uses LPIPS-{p.lpips_net}, but the LPIPS given is LPIPS-{lpips.net}")

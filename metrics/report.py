@@ -27,15 +27,16 @@ import torch.nn.functional as F
 from deflow.imageio import read_image, write_image
 from metrics.presets import Preset, get_preset
 
-METRIC_KEYS = ("psnr", "ssim", "lpips")
-_FORMATS = {"psnr": "{:.3f}", "ssim": "{:.4f}", "lpips": "{:.4f}"}
+METRIC_KEYS = ("psnr", "ssim", "lpips", "haarpsi")
+_FORMATS = {"psnr": "{:.3f}", "ssim": "{:.4f}", "lpips": "{:.4f}", "haarpsi": "{:.4f}"}
+_NAMES = {"psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "haarpsi": "HaarPSI"}
 ZOOM_SIZE = 96  # side of the zoomed region, in SR pixels
 ZOOM_DISPLAY = 288  # side of the zoomed crops in the report, in screen pixels
 ASSETS = "report_files"
 
 
 def rows_from_scores(names: list[str], scores: dict[str, torch.Tensor]) -> list[dict]:
-    """`score` output for a batch -> one row per image, in `names` order; LPIPS None where not scored."""
+    """`score` output for a batch -> one row per image, in `names` order; LPIPS, HaarPSI None where not scored."""
     values = {k: v.tolist() for k, v in scores.items()}
     return [{"name": name} | {k: values[k][i] if k in values else None for k in METRIC_KEYS}
             for i, name in enumerate(names)]
@@ -58,15 +59,15 @@ def format_table(rows: list[dict], preset: str | Preset) -> str:
     """Plain-text table: the preset line, one line per image, then the mean."""
     width = max([len("image"), len("mean")] + [len(row["name"]) for row in rows])
     lines = [get_preset(preset).describe(),
-             f"{'image':<{width}}  {'PSNR':>8}  {'SSIM':>7}  {'LPIPS':>7}"]
+             f"{'image':<{width}}  {'PSNR':>8}  {'SSIM':>7}  {'LPIPS':>7}  {'HaarPSI':>7}"]
     for row in rows + [mean_row(rows)]:
         lines.append(f"{row['name']:<{width}}  {_fmt('psnr', row['psnr']):>8}  {_fmt('ssim', row['ssim']):>7}  "
-                     f"{_fmt('lpips', row['lpips']):>7}")
+                     f"{_fmt('lpips', row['lpips']):>7}  {_fmt('haarpsi', row.get('haarpsi')):>7}")
     return "\n".join(lines)
 
 
 def write_csv(path: str | Path, rows: list[dict], preset: str | Preset | None = None) -> None:
-    """name, psnr, ssim, lpips per image and a final "mean" line; with `preset`, a preset column too."""
+    """name, psnr, ssim, lpips, haarpsi per image and a final "mean" line; with `preset`, a preset column too."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     preset = None if preset is None else get_preset(preset)
@@ -204,7 +205,7 @@ def _image_section(index: int, row: dict, entry: dict, assets: _Assets, border: 
         crop = _zoomed(img, top * ih / h, left * iw / w, size * iw / w)
         zoom.append(figure(assets.write(crop, f"{file_stem}_zoom"), f"{name} zoom", pixelated=True))
     why = "largest |SR - GT|" if "gt" in loaded and loaded["gt"].shape == sr.shape else "centre: no GT"
-    metrics = " · ".join(f"{key.upper()} {_fmt(key, row[key])}" for key in METRIC_KEYS)
+    metrics = " · ".join(f"{_NAMES[key]} {_fmt(key, row.get(key))}" for key in METRIC_KEYS)
     return (f'<section id="img{index}"><h3>{html.escape(row["name"])} <small>{metrics}</small></h3>'
             f'<div class="row">{"".join(full)}</div>'
             f'<p class="note">zoom: {size}x{size} SR pixels at x={left}, y={top} ({why})</p>'
@@ -243,7 +244,7 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
     for i, row in enumerate(ordered, 1):
         name = html.escape(row["name"])
         link = f'<a href="#img{i}">{name}</a>' if row["name"] in images else name
-        table.append(f"<tr><td>{i}</td><td>{link}</td>" + "".join(f"<td>{_fmt(k, row[k])}</td>" for k in METRIC_KEYS)
+        table.append(f"<tr><td>{i}</td><td>{link}</td>" + "".join(f"<td>{_fmt(k, row.get(k))}</td>" for k in METRIC_KEYS)
                      + "</tr>")
         if row["name"] in images:
             sections.append(_image_section(i, row, images[row["name"]], assets, preset.crop_border or 0))
@@ -254,7 +255,7 @@ def write_html_report(out_dir: str | Path, rows: list[dict], preset: str | Prese
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{PAGE_CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f'<div class="preset">{html.escape(preset.describe())}</div>{warn}{plot}'
-            f'<table><tr><th>#</th><th>image</th><th>PSNR</th><th>SSIM</th><th>LPIPS</th></tr>{"".join(table)}</table>'
+            f'<table><tr><th>#</th><th>image</th><th>PSNR</th><th>SSIM</th><th>LPIPS</th><th>HaarPSI</th></tr>{"".join(table)}</table>'
             f'{"".join(sections)}</body></html>\n')
     path = out_dir / "report.html"
     path.write_text(page)

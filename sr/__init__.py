@@ -1,1 +1,2 @@
-"""Restoration model families, one folder each (`pixel/`: SRModel); `losses.py` holds the pixel losses they share."""
+"""Restoration model families, one folder each (`pixel/`: SRModel; `esrgan/`: ESRGANModel); `losses.py` holds the
+pixel losses they share and `build_loss`."""

@@ -1,8 +1,20 @@
-"""Pixel losses, registered by name for `train.pixel_opt: {type: L1Loss, loss_weight: 1.0}`."""
+"""Pixel losses, registered by name for `train.pixel_opt: {type: L1Loss, loss_weight: 1.0}`, and `build_loss`, which
+builds any registered loss from such a section."""
 import torch
 from torch import nn
 
+from deflow.errors import UserError
 from deflow.registry import LOSSES
+from deflow.schema import signature_schema, validate
+
+
+def build_loss(section: dict, path: str) -> nn.Module:
+    """The loss a `{type: Name, ...arguments}` option section names, its arguments checked against the loss's
+    constructor (an unknown or mistyped one is a UserError at `path`, naming the nearest known)."""
+    if "type" not in section:
+        raise UserError(f"{path}.type: required key missing (a registered loss: {', '.join(LOSSES.names())})")
+    cls = LOSSES.get(section["type"])
+    return cls(**validate({k: v for k, v in section.items() if k != "type"}, signature_schema(cls), f"{path}."))
 
 
 class _WeightedLoss(nn.Module):

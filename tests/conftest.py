@@ -138,3 +138,18 @@ def toy_two_stage_config(tmp_path) -> Path:
     path = tmp_path / "toy.yml"
     path.write_text(yaml.safe_dump(opt))
     return path
+
+
+@pytest.fixture
+def tiny_esrgan_config(tiny_sr_config) -> Path:
+    """tiny_sr_config as an ESRGANModel: a 4-wide U-Net discriminator on its 16 px crops, RaGAN, pixel loss 1e-2,
+    D alone at iteration 1, D's own schedule."""
+    opt = yaml.safe_load(tiny_sr_config.read_text())
+    opt["model_type"] = "ESRGANModel"
+    opt["network_d"] = {"type": "UNetDiscriminatorSN", "num_feat": 4}
+    opt["train"].update(optim_d={"type": "Adam", "lr": 1e-3}, scheduler_d={"type": "StepLR", "step_size": 3, "gamma": 0.5},
+                        pixel_opt={"type": "L1Loss", "loss_weight": 1e-2}, net_d_init_iters=1,
+                        gan_opt={"type": "GANLoss", "gan_type": "ragan", "loss_weight": 5e-3})
+    path = tiny_sr_config.with_name("tiny_esrgan.yml")
+    path.write_text(yaml.safe_dump(opt))
+    return path

@@ -1,4 +1,5 @@
-"""RRDBNet (ESRGAN, Wang et al. 2018) with BasicSR's layout and state_dict key names.
+"""RRDBNet (ESRGAN, Wang et al. 2018) with BasicSR's layout and state_dict key names; xinntao/ESRGAN's older key
+layouts load too (deflow/archs/esrgan_keys.py).
 
 x4 uses two nearest-neighbour x2 upsampling stages; x2 and x1 first pixel-unshuffle the input by 2 and 4
 (Real-ESRGAN's trick), so one trunk serves scales 1, 2 and 4.
@@ -7,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deflow.archs.esrgan_keys import to_basicsr_keys
 from deflow.errors import UserError
 from deflow.registry import ARCHS
 
@@ -84,6 +86,10 @@ class RRDBNet(nn.Module):
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(0.2, inplace=True)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """BasicSR's keys, or those of xinntao/ESRGAN's two older layouts (renamed first)."""
+        return super().load_state_dict(to_basicsr_keys(state_dict), strict, assign)
 
     def upsample(self, trunk: torch.Tensor) -> torch.Tensor:
         up1 = self.lrelu(self.conv_up1(F.interpolate(trunk, scale_factor=2, mode="nearest")))

@@ -2,13 +2,15 @@
 
 A model owns its networks (`self.nets[name]`, built from the config's `network_<name>`), their EMA copies and any
 state of its own (queues, momentum encoders). The trainer owns the optimizers, schedulers, AMP, DDP, the non-finite
-guard and checkpoints. One training iteration, as the trainer runs it:
+guard and checkpoints. Training calls `model.setup_training()` once, after building the model; then one
+iteration, as the trainer runs it:
 
     shared = model.forward_train(batch)               # the forward pass its stages share (a GAN's fake images)
     for name in model.stages(iteration):              # the networks that step now (D warm-up, D every k, ...)
         losses = model.losses(batch, shared, name)    # {loss: scalar}; their sum is back-propagated into nets[name]
     if every loss and gradient is finite on every process:
-        every staged optimizer steps (AMP's scaler updates once), then model.after_step(iteration)
+        every staged optimizer steps (AMP's scaler updates once), then model.after_step(iteration); the losses
+        are logged, and model.log_values() beside them
     else:
         nothing steps: all weights, optimizer states and EMAs stay exactly as they were
 
@@ -19,6 +21,8 @@ own network, so networks staged together must not share parameters.
 Class attributes:
     NETWORKS         the `network_<name>` sections it builds; each may start from `path.pretrain_network_<name>`
                      (with `path.strict_load_<name>`, `path.param_key_<name>`)
+    INFER_NETWORKS   the networks inference uses (None: all of NETWORKS); an inference config needs only their
+                     sections and weights, as BasicSR's test options hold network_g alone
     TRAINED          the networks with an optimizer `train.optim_<name>` and a schedule `train.scheduler_<name>`
                      (default `train.scheduler`); () for a model that does not train (a classical pipeline)
     INFER_INPUT      what `infer` takes: "image" (N, 3, h, w), "burst" (N, T, 3, h, w), or None (not a restorer)
@@ -27,8 +31,8 @@ Class attributes:
     VAL_METRICS, LOWER_IS_BETTER   what `validate` returns, and which of those improve downwards
 
 Methods a model type implements: `losses` (if it trains), `validate`, `infer` (if it restores); it may override
-`forward_train`, `stages`, `after_step` (call super() to keep the EMA), `visuals`, `explain_nonfinite`,
-`state` / `load_state` (call super() and add its own tensors, so resume stays exact).
+`setup_training`, `forward_train`, `stages`, `after_step` (call super() to keep the EMA), `log_values`, `visuals`,
+`explain_nonfinite`, `state` / `load_state` (call super() and add its own tensors, so resume stays exact).
 """
 import copy
 
@@ -74,8 +78,19 @@ def has_weights(net: nn.Module) -> bool:
     return any(True for _ in net.parameters())
 
 
+def network_weights(state: dict, name: str, param_key: str = "params") -> dict | None:
+    """The weights of network `name` in a loaded checkpoint, `module.` prefixes stripped: a deflow checkpoint's nets
+    (its ema for param_key params_ema), a BasicSR file's {params, params_ema}, or a bare state_dict; None if absent."""
+    if "model" in state:  # a deflow checkpoint
+        weights = state["model"]["ema" if param_key == "params_ema" else "nets"].get(name)
+    else:
+        weights = state.get(param_key, state)
+    return None if weights is None else {k.removeprefix("module."): v for k, v in weights.items()}
+
+
 class BaseModel:
     NETWORKS: tuple[str, ...] = ("g",)
+    INFER_NETWORKS: tuple[str, ...] | None = None
     TRAINED: tuple[str, ...] = ("g",)
     INFER_INPUT: str | None = None
     OPTIONS: dict = {}
@@ -92,6 +107,10 @@ class BaseModel:
         if unknown:
             raise UserError(f"val.metrics: {unknown[0]!r} is not available for {type(self).__name__}; "
                             f"choose from {', '.join(self.VAL_METRICS) or 'none'}")
+
+    @classmethod
+    def inference_networks(cls) -> tuple[str, ...]:
+        return cls.INFER_NETWORKS or cls.NETWORKS
 
     def keep_ema(self, name: str, decay: float) -> None:
         if decay > 0:
@@ -111,6 +130,9 @@ class BaseModel:
         self.nets.train(mode)
 
     # ---- one training iteration (see the module docstring)
+    def setup_training(self) -> None:
+        """Build what training alone needs (e.g. a loss network); the trainer calls it once, inference never does."""
+
     def forward_train(self, batch: dict) -> dict:
         return {}
 
@@ -124,6 +146,11 @@ class BaseModel:
     def after_step(self, iteration: int) -> None:
         for name, ema in self.emas.items():
             ema.update(unwrap(self.nets[name]))
+
+    def log_values(self) -> dict:
+        """{name: scalar tensor} logged beside the losses of the iteration that stepped (e.g. a GAN's mean D
+        outputs); never back-propagated."""
+        return {}
 
     # ---- evaluation
     def validate(self, batch: dict) -> dict:
@@ -172,14 +199,9 @@ class BaseModel:
     def load_pretrained(self, name: str, path: str, param_key: str = "params", strict: bool = True) -> None:
         """Start network `name` from trained weights: a deflow checkpoint (nets / ema) or a BasicSR file
         ({params, params_ema})."""
-        state = checkpoint.load(path)
-        if "model" in state:  # a deflow checkpoint
-            weights = state["model"]["ema" if param_key == "params_ema" else "nets"].get(name)
-        else:
-            weights = state.get(param_key, state)
+        weights = network_weights(checkpoint.load(path), name, param_key)
         if weights is None:
             raise UserError(f"{path}: holds no {param_key} weights for network {name!r}")
-        weights = {k.removeprefix("module."): v for k, v in weights.items()}
         try:
             unwrap(self.nets[name]).load_state_dict(weights, strict=strict)
         except RuntimeError as exc:

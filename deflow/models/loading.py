@@ -44,7 +44,7 @@ def load_for_inference(model_path: str | Path | None, opt_path: str | Path | Non
         model.load_pretrained("g", str(model_path), "params_ema" if "params_ema" in state else "params")
     else:
         loaded = model.load_configured_weights()
-        for name in model.NETWORKS:
+        for name in model.inference_networks():
             if name not in loaded and has_weights(model.nets[name]):
                 raise UserError(f"{opt_path}: network_{name} of {opt['model_type']} has weights to load and none were "
                                 f"given; pass --model_path CKPT or set path.pretrain_network_{name}")

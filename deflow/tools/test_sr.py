@@ -28,7 +28,7 @@ from degradations.resize import imresize
 from metrics.cli import match_by_stem
 from metrics.lpips_metric import load_lpips
 from metrics.presets import PRESETS, resolve_preset, score
-from metrics.report import format_table, rows_from_scores, write_csv, write_html_report, write_json
+from metrics.report import METRIC_KEYS, format_table, rows_from_scores, write_csv, write_html_report, write_json
 
 
 def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int) -> None:
@@ -136,9 +136,10 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
         images[name] = {"lr": shown[name], "bicubic": bicubic, **others[name], "sr": sr_path,
                         **({"gt": gt_path} if gt_path else {})}
         if gt is not None:
-            rows += rows_from_scores([name], score(sr.to(model.device), gt.to(model.device), resolved, lpips=lpips))
+            rows += rows_from_scores([name], score(sr.to(model.device), gt.to(model.device), resolved, lpips=lpips,
+                                                       haarpsi=True))
         else:
-            rows.append({"name": name, "psnr": None, "ssim": None, "lpips": None})
+            rows.append({"name": name} | dict.fromkeys(METRIC_KEYS))
     note = lpips.reason if lpips is not None and not lpips.available else None
     if gt_dir is not None:
         if note:

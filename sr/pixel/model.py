@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from deflow.models.base import BaseModel
-from deflow.registry import ARCHS, LOSSES, MODELS
+from deflow.registry import ARCHS, MODELS
 from deflow.schema import Key
 from deflow.tiling import pad_to_multiple
+from sr.losses import build_loss
 
 log = logging.getLogger("deflow")
 
@@ -26,21 +27,23 @@ class SRModel(BaseModel):
         "train.scheduler": {"type": "MultiStepLR"},
         "datasets": {"train": {"type": "PairedImageDataset"}},
     }
-    VAL_METRICS = ("psnr", "ssim", "lpips")
+    VAL_METRICS = ("psnr", "ssim", "lpips", "haarpsi")
     LOWER_IS_BETTER = frozenset({"lpips"})
 
     def __init__(self, opt: dict, device: torch.device):
         super().__init__(opt, device)
         net_opt = dict(opt["network_g"])
         self.nets["g"] = ARCHS.get(net_opt.pop("type"))(**net_opt).to(device)
-        pixel = dict(opt["train"]["pixel_opt"])
-        self.pixel_loss = LOSSES.get(pixel.pop("type"))(**pixel).to(device)
+        self.pixel_loss = build_loss(opt["train"]["pixel_opt"], "train.pixel_opt").to(device)
         self.keep_ema("g", opt["train"]["ema_decay"])
         self.scale = opt["scale"]
         self._lpips = None
 
+    def forward_train(self, batch: dict) -> dict:
+        return {"sr": self.nets["g"](batch["lq"])}
+
     def losses(self, batch: dict, shared: dict, stage: str) -> dict:
-        return {"l_pix": self.pixel_loss(self.nets["g"](batch["lq"]), batch["gt"])}
+        return {"l_pix": self.pixel_loss(shared["sr"], batch["gt"])}
 
     @torch.no_grad()
     def infer(self, lq: torch.Tensor) -> torch.Tensor:
@@ -62,7 +65,7 @@ class SRModel(BaseModel):
             if not self._lpips.available:
                 log.warning("LPIPS unavailable: %s", self._lpips.reason)
         values = score(self.infer(batch["lq"]), batch["gt"], preset=val["metric_preset"], crop_border=val["crop_border"],
-                       lpips=self._lpips, scale=self.scale)
+                       lpips=self._lpips, scale=self.scale, haarpsi="haarpsi" in val["metrics"])
         return {name: v.tolist() for name, v in values.items() if name in val["metrics"]}
 
     def visuals(self, batch: dict) -> dict:

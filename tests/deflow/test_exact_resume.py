@@ -8,7 +8,8 @@ from deflow.config import load_options
 from deflow.registry import MODELS, load_plugins
 from deflow.trainer import train
 
-CONFIGS = {"SRModel": "tiny_sr_config", "DeFlowModel": "tiny_deflow_config", "ToyTwoStageModel": "toy_two_stage_config"}
+CONFIGS = {"SRModel": "tiny_sr_config", "DeFlowModel": "tiny_deflow_config", "ToyTwoStageModel": "toy_two_stage_config",
+           "ESRGANModel": "tiny_esrgan_config"}
 
 
 def leaves(tree, prefix=""):

@@ -42,6 +42,10 @@ def test_scores_and_reports_with_tiles(cli, main_in_process, sr_checkpoint, lr_g
     assert [r["name"] for r in rows][:2] == ["big", "small"]
     sr8, gt8 = (to_uint8(read_image(p))[2:-2, 2:-2] for p in (out / "sr" / "small.png", gt / "small.png"))
     assert abs(float(rows[1]["psnr"]) - peak_signal_noise_ratio(gt8, sr8)) < 1e-3  # crop border = scale
+    from piq import haarpsi  # the offline perceptual metric, as its library computes it on the same crop
+    expected = haarpsi(torch.from_numpy(sr8).permute(2, 0, 1)[None].double() / 255,
+                       torch.from_numpy(gt8).permute(2, 0, 1)[None].double() / 255, data_range=1.0)
+    assert float(rows[1]["haarpsi"]) == pytest.approx(float(expected), abs=1e-4)
     data = json.loads((out / "metrics.json").read_text())
     assert "rwsr_rgb" in json.dumps(data)
     html = (out / "report.html").read_text()
