@@ -1,7 +1,8 @@
 """The camera benchmark: does a learned degradation train a better x2 SR model than hand-made ones?
 
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
-    python scripts/benchmark.py              # three seeds, full trainings: about 70 minutes on 2 cores (estimated)
+    python scripts/benchmark.py              # three seeds, full trainings: about 60 minutes on 2 cores (estimated)
+    python scripts/benchmark.py --ablation   # and DeFlow's ablation: 92 minutes measured (2026-12-01)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--ablation] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N]
         [--deflow-heat H|auto]
