@@ -3,6 +3,7 @@
 assembles the full tree.
 """
 import copy
+import dataclasses
 import inspect
 import re
 from pathlib import Path
@@ -10,9 +11,8 @@ from pathlib import Path
 import yaml
 
 from deflow.errors import UserError
-from deflow.optim import torch_optimizers, torch_schedulers
+from deflow.optim import check_buildable, torch_optimizers, torch_schedulers
 from deflow.schema import REQUIRED, Key, signature_schema, type_name, validate
-
 
 # ---------------------------------------------------------------- YAML reading
 
@@ -89,9 +89,12 @@ def apply_override(opt: dict, assignment: str) -> None:
 
 # ---------------------------------------------------------------- the option tree
 
-def _typed_section(registry, kind: str, skip=("self",), required: str | None = None):
+OPTIMIZER_MINIMUMS = {"lr": 0, "weight_decay": 0, "eps": 0, "momentum": 0}
+
+
+def _typed_section(registry, kind: str, skip=("self",), required: str | None = None, minimums: dict | None = None):
     """Schema of a `{type: Name, ...constructor args}` section, looked up in `registry`. An absent section is
-    allowed (None) unless `required` says why it is needed."""
+    allowed (None) unless `required` says why it is needed; `minimums` bound the arguments of those names."""
     def schema(section: dict | None, path: str) -> dict | None:
         if section is None:
             if required:
@@ -100,7 +103,9 @@ def _typed_section(registry, kind: str, skip=("self",), required: str | None = N
         if "type" not in section:
             raise UserError(f"{path}.type: required key missing (a registered {kind}: {', '.join(registry.names())})")
         cls = registry.get(section["type"])
-        return {"type": Key(str, REQUIRED, f"registered {kind} name"), **signature_schema(cls, skip=skip)}
+        keys = signature_schema(cls, skip=skip)
+        keys |= {k: dataclasses.replace(keys[k], minimum=m) for k, m in (minimums or {}).items() if k in keys}
+        return {"type": Key(str, REQUIRED, f"registered {kind} name"), **keys}
     return schema
 
 
@@ -108,11 +113,11 @@ DATASET_COMMON = {
     "name": Key(str, "", "a label for logs"),
     "type": Key(str, REQUIRED, "registered dataset type"),
     "phase": Key(str, "train", "train or val (set from the section name)"),
-    "scale": Key(int, 1, "GT : LQ size ratio (set from the top-level scale)"),
+    "scale": Key(int, 1, "GT : LQ size ratio (set from the top-level scale)", minimum=1),
     "manual_seed": Key(int, 0, "seed of the per-item random crops (set from the top-level manual_seed)"),
-    "batch_size_per_gpu": Key(int, 1, "batch size of each process"),
-    "num_worker_per_gpu": Key(int, 0, "DataLoader worker processes of each process"),
-    "dataset_enlarge_ratio": Key(int, 1, "an epoch visits every item this many times"),
+    "batch_size_per_gpu": Key(int, 1, "batch size of each process", minimum=1),
+    "num_worker_per_gpu": Key(int, 0, "DataLoader worker processes of each process", minimum=0),
+    "dataset_enlarge_ratio": Key(int, 1, "an epoch visits every item this many times", minimum=1),
 }
 
 
@@ -140,7 +145,8 @@ def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training:
     from deflow.registry import ARCHS
 
     optimizer = _typed_section(torch_optimizers(), "optimizer", skip=("self", "params"),
-                               required="needed to train, e.g. {type: Adam, lr: 2.0e-4}" if training else None)
+                               required="needed to train, e.g. {type: Adam, lr: 2.0e-4}" if training else None,
+                               minimums=OPTIMIZER_MINIMUMS)
     scheduler = _typed_section(torch_schedulers(), "scheduler", skip=("self", "optimizer", "last_epoch", "verbose"))
     path = {"experiments_root": Key((str, type(None)), None, "output folder (default experiments/<name>)")}
     for n in networks:
@@ -152,40 +158,41 @@ def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training:
     return {
         "name": Key(str, REQUIRED, "experiment name; outputs go to path.experiments_root (experiments/<name>)"),
         "model_type": Key(str, REQUIRED, "registered model type, e.g. SRModel or DeFlowModel"),
-        "scale": Key(int, 1, "GT : LQ ratio; copied into network_g.scale and every dataset"),
-        "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present"),
+        "scale": Key(int, 1, "GT : LQ ratio; copied into network_g.scale and every dataset", minimum=1),
+        "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present", minimum=0),
         "manual_seed": Key(int, 0, "seed of every random number generator"),
         "datasets": _datasets_schema,
         **{f"network_{n}": _typed_section(ARCHS, "architecture", required=f"the model's network {n!r}"
                                           if training or n in inference else None) for n in networks},
         "path": path,
         "train": {
-            "total_iter": Key(int, REQUIRED, "number of training iterations") if training
-            else Key((int, type(None)), None, "number of training iterations"),
-            "warmup_iter": Key(int, 0, "linear learning-rate warm-up iterations (0 = none)"),
+            "total_iter": Key(int, REQUIRED, "number of training iterations", minimum=1) if training
+            else Key((int, type(None)), None, "number of training iterations", minimum=1),
+            "warmup_iter": Key(int, 0, "linear learning-rate warm-up iterations (0 = none)", minimum=0),
             **{f"optim_{n}": optimizer for n in trained},
             "scheduler": scheduler,
             **{f"scheduler_{n}": scheduler for n in trained if len(trained) > 1},
-            "ema_decay": Key(float, 0.0, "EMA of weights and buffers (0 = off; 0.999 in ESRGAN)"),
-            "grad_clip": Key((float, type(None)), None, "clip the gradient norm to this value (null = off)"),
-            "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite iterations"),
+            "ema_decay": Key(float, 0.0, "EMA of weights and buffers (0 = off; 0.999 in ESRGAN)", minimum=0, maximum=1),
+            "grad_clip": Key((float, type(None)), None, "clip the gradient norm to this value (null = off)", minimum=0),
+            "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite iterations", minimum=1),
             "amp": Key((str, type(None)), None, "mixed precision on CUDA: bf16, fp16 or null (CPU always fp32)"),
         },
         "val": {
-            "val_freq": Key((int, type(None)), None, "validate every this many iterations (null = never)"),
+            "val_freq": Key((int, type(None)), None, "validate every this many iterations (null = never)", minimum=1),
             "metrics": Key(list, [], "metrics to compute on the val datasets"),
             "metric_preset": Key(str, "rwsr_rgb", "metric convention: rwsr_rgb, basicsr_y or rgb"),
-            "crop_border": Key((int, type(None)), None, "pixels cropped from each edge before scoring (null = scale)"),
+            "crop_border": Key((int, type(None)), None, "pixels cropped from each edge before scoring (null = scale)",
+                               minimum=0),
             "lpips_backbone": Key((str, type(None)), None, "torchvision weights file of LPIPS's backbone "
                                   "(default: $DEFLOW_LPIPS_BACKBONE, then torchvision's cache)"),
             "save_img": Key(bool, False, "write validation outputs into the experiment folder"),
         },
         "logger": {
-            "print_freq": Key(int, 100, "log losses every this many iterations"),
-            "save_checkpoint_freq": Key(int, 5000, "write a checkpoint every this many iterations"),
-            "keep_last": Key(int, 3, "how many periodic checkpoints to keep"),
+            "print_freq": Key(int, 100, "log losses every this many iterations", minimum=1),
+            "save_checkpoint_freq": Key(int, 5000, "write a checkpoint every this many iterations", minimum=1),
+            "keep_last": Key(int, 3, "how many periodic checkpoints to keep", minimum=1),
             "use_tb_logger": Key(bool, True, "write tensorboard scalars and images"),
-            "num_val_images": Key(int, 2, "validation images logged to tensorboard"),
+            "num_val_images": Key(int, 2, "validation images logged to tensorboard", minimum=0),
         },
         "dist_params": {
             "backend": Key((str, type(None)), None, "DDP backend (default nccl on CUDA, gloo on CPU)"),
@@ -255,12 +262,17 @@ def load_options(path: str | Path, overrides: list[str] = (), training: bool = T
 
 
 def resolve_options(opt: dict, training: bool = True) -> dict:
-    """Propagate, validate and fill defaults of an option tree (from a file or a checkpoint)."""
+    """Propagate, validate and fill defaults of an option tree (from a file or a checkpoint); for training, also build
+    the optimizers and schedules once (deflow.optim.check_buildable), so whatever torch refuses is caught here."""
+    from deflow.registry import MODELS
+
     opt = copy.deepcopy(opt)
     if not training:
         opt.setdefault("name", opt["model_type"])
     _propagate(opt)
     opt = validate(opt, schema_for(opt["model_type"], training))
+    if training:
+        check_buildable(opt["train"], MODELS.get(opt["model_type"]).TRAINED)
     if opt["path"]["experiments_root"] is None:
         opt["path"]["experiments_root"] = str(Path("experiments") / opt["name"])
     return opt

@@ -17,6 +17,14 @@ def one_line(message: str) -> str:
     return message
 
 
+def close_progress_bars() -> None:
+    """End the progress bars still drawn on stderr, so that a message printed now starts on a line of its own."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def user_errors_exit_2(main):
     """Decorate a `main(argv=None)`: a UserError prints `error: <message>` and exits 2; bugs keep their traceback."""
     @functools.wraps(main)
@@ -24,6 +32,7 @@ def user_errors_exit_2(main):
         try:
             return main(*args, **kwargs)
         except UserError as exc:
+            close_progress_bars()
             print(f"error: {one_line(str(exc))}", file=sys.stderr)
             raise SystemExit(2) from None
         except KeyboardInterrupt:

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from deflow.errors import UserError
+from deflow.outputs import output_folder
 
 log = logging.getLogger("deflow")
 
@@ -44,7 +45,7 @@ class ExperimentLock:
         self.notices: list[str] = []
 
     def acquire(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        output_folder(self.root, "path.experiments_root")
         mine = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         draft = self.root / f".lock.{os.getpid()}"
         draft.write_text(json.dumps(mine))

@@ -1,10 +1,15 @@
 """Image files <-> tensors: the one edge where OpenCV's BGR uint8/uint16 meets deflow's float RGB.
 
 Inside deflow an image is a float32 RGB tensor in [0, 1], shape (3, H, W) or (N, 3, H, W).
-Reading rules: 8- and 16-bit files are scaled by 255 and 65535; grayscale is repeated to RGB;
-RGBA is alpha-composited over a white background (transparent pixels become white).
+Reading rules: 8- and 16-bit files are scaled by 255 and 65535; grayscale is repeated to RGB; palette
+images are expanded to their colours; RGBA (and grayscale with alpha) is alpha-composited over a white
+background (transparent pixels become white). The content decides the format, not the suffix.
+A file that is not a whole image is a UserError naming it and the problem: unreadable (permissions), empty,
+not an image, a PNG that ends early or fails a chunk checksum, a JPEG without its end-of-image marker, or
+anything the decoder refuses.
 """
 import os
+import zlib
 from pathlib import Path
 
 import cv2
@@ -28,13 +33,81 @@ def list_images(folder: str | Path) -> list[Path]:
 
 
 def read_image(path: str | Path) -> torch.Tensor:
-    """Read an image file as float32 RGB (3, H, W) in [0, 1]."""
+    """Read an image file as float32 RGB (3, H, W) in [0, 1] (the rules are in the module docstring)."""
     path = Path(path)
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = _read(path)
+    kind = _format(data)
+    problem = _problem(data, kind)
+    raw = None if problem else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        reason = "file not found" if not path.exists() else "not a readable image (corrupt or unsupported format)"
-        raise UserError(f"{path}: {reason}")
+        raise UserError(f"{path}: not a readable image ({problem or f'corrupt or unsupported {kind}'})")
     return torch.from_numpy(_to_float_rgb(raw)).permute(2, 0, 1).contiguous()
+
+
+_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "PNG", b"\xff\xd8\xff": "JPEG", b"BM": "BMP", b"II*\x00": "TIFF",
+               b"MM\x00*": "TIFF", b"RIFF": "WebP"}
+_PNG_END = b"IEND"
+
+
+def _read(path: Path) -> bytes:
+    """The file's bytes; a file the system will not give is a UserError saying why."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except PermissionError:
+        raise UserError(f"{path}: permission denied; this user may not read the file (check its permissions)") from None
+    except OSError as exc:
+        raise UserError(f"{path}: could not read the file ({exc.strerror or exc})") from None
+
+
+def _format(data: bytes) -> str | None:
+    """The image format that `data` starts with, or None."""
+    for signature, kind in _SIGNATURES.items():
+        if data.startswith(signature) and (kind != "WebP" or data[8:12] == b"WEBP"):
+            return kind
+    return None
+
+
+def _problem(data: bytes, kind: str | None) -> str | None:
+    """Why `data` is not a whole image to hand to the decoder, or None (the decoder may still refuse it)."""
+    if not data:
+        return "empty file, 0 bytes"
+    if kind is None:
+        return "its content is not PNG, JPEG, BMP, TIFF or WebP"
+    return _png_problem(data) if kind == "PNG" else _jpeg_problem(data) if kind == "JPEG" else None
+
+
+def _png_problem(data: bytes) -> str | None:
+    """Why a PNG is not whole: it ends before its IEND chunk, or a chunk fails its CRC; None if it is whole."""
+    offset = 8
+    while offset + 12 <= len(data):
+        length = int.from_bytes(data[offset:offset + 4], "big")
+        kind, end = data[offset + 4:offset + 8], offset + 12 + length
+        if end > len(data):
+            break
+        if zlib.crc32(data[offset + 4:end - 4]) != int.from_bytes(data[end - 4:end], "big"):
+            return f"corrupt PNG: chunk {kind.decode('latin-1')!r} fails its checksum"
+        if kind == _PNG_END:
+            return None
+        offset = end
+    return "truncated PNG: the file ends before its last chunk"
+
+
+def _jpeg_problem(data: bytes) -> str | None:
+    """Why a JPEG is not whole: no end-of-image marker after its first scan (the marker cannot occur inside the
+    scan's data); None if it is there. Bytes after the marker (e.g. a motion photo's video) are allowed."""
+    offset = 2
+    while offset + 4 <= len(data) and data[offset] == 0xFF:
+        if data[offset + 1] == 0xFF:  # a fill byte before a marker
+            offset += 1
+            continue
+        if data[offset + 1] == 0xDA:  # start of scan
+            return None if data.find(b"\xff\xd9", offset) >= 0 else \
+                "truncated JPEG: the file ends before its end-of-image marker"
+        offset += 2 + int.from_bytes(data[offset + 2:offset + 4], "big")
+    return "corrupt JPEG: its header segments do not lead to image data"
 
 
 def image_size(path: str | Path) -> tuple[int, int]:

@@ -39,6 +39,23 @@ def torch_schedulers() -> _TorchNamespace:
     return _TorchNamespace(torch.optim.lr_scheduler, torch.optim.lr_scheduler.LRScheduler, "scheduler (from torch.optim.lr_scheduler)")
 
 
+def check_buildable(train_opt: dict, networks) -> None:
+    """Build each network's optimizer and schedule for a stand-in parameter and take two steps: a value torch refuses
+    (betas outside [0, 1), a schedule that cannot step) is a UserError naming its section, before any work."""
+    for name in networks:
+        section = f"train.optim_{name}"
+        try:
+            optimizer = build_optimizer(train_opt[f"optim_{name}"], [torch.zeros(1, requires_grad=True)])
+            section = f"train.scheduler_{name}" if train_opt.get(f"scheduler_{name}") else "train.scheduler"
+            scheduler = build_scheduler(train_opt, optimizer, name)
+            for _ in range(2):
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+        except (ValueError, TypeError, ZeroDivisionError) as exc:
+            raise UserError(f"{section}: {exc}") from None
+
+
 def build_optimizer(section: dict, params):
     kwargs = {k: v for k, v in section.items() if k != "type" and v is not None}
     return torch_optimizers().get(section["type"])(params, **kwargs)

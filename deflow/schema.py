@@ -1,9 +1,10 @@
 """Schemas: the declared keys of an option section and their checking.
 
-A schema is a dict {key: Key(type, default, doc)}, nested dicts of them, or callables for sections whose keys depend
-on their `type`. `signature_schema` derives one from a constructor: model types, datasets, architectures and h
-functions declare their keys where they take them.
+A schema is a dict {key: Key(type, default, doc, minimum, maximum)}, nested dicts of them, or callables for sections
+whose keys depend on their `type`. `signature_schema` derives one from a constructor: model types, datasets,
+architectures and h functions declare their keys where they take them.
 """
+import collections.abc
 import copy
 import inspect
 import re
@@ -24,10 +25,23 @@ REQUIRED = _Required()
 
 @dataclass(frozen=True)
 class Key:
-    """One option: its type (or tuple of types), default (REQUIRED if none) and a one-line meaning."""
+    """One option: its type (or tuple of types), default (REQUIRED if none), a one-line meaning, and the range a
+    number must lie in (inclusive; None: unbounded)."""
     type: type | tuple
     default: object = REQUIRED
     doc: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def range_error(self, value) -> str | None:
+        """What is out of range about `value`, or None (values that are not numbers are the type check's)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum}, got {value!r}"
+        if self.maximum is not None and value > self.maximum:
+            return f"must be at most {self.maximum}, got {value!r}"
+        return None
 
 
 _ANY = (int, float, str, bool, list, dict, type(None))
@@ -83,6 +97,8 @@ def validate(section: dict, schema: dict, path: str = "") -> dict:
             value = section[key]
             if not (value is None and spec.default is None) and not _is(value, spec.type):
                 raise UserError(f"{here}: expected {type_name(spec.type)}, got {type(value).__name__} {value!r}")
+            if spec.range_error(value):
+                raise UserError(f"{here}: {spec.range_error(value)}")
             out[key] = value
         elif spec.default is REQUIRED:
             raise UserError(f"{here}: required key missing ({spec.doc})")
@@ -103,11 +119,18 @@ def signature_schema(fn, skip=("self",), docs: dict | None = None) -> dict:
     return schema
 
 
+_SEQUENCES = (list, tuple, collections.abc.Iterable, collections.abc.Sequence)
+_SEQUENCE_TEXT = re.compile(r"^(list|tuple|List|Tuple|Iterable|Sequence)\[")  # a postponed annotation, e.g. torch's
+
+
 def _infer_type(default, annotation):
-    """The annotation when it is a plain type or a Union with float in it, else the default's type."""
+    """The annotation when it is a plain type, a sequence (list[int], Iterable[int]: a YAML list) or a Union with
+    float in it, else the default's type."""
     args = typing.get_args(annotation)
     if annotation is float or float in args:
         return (float, type(None)) if default is None else float
+    if typing.get_origin(annotation) in _SEQUENCES or isinstance(annotation, str) and _SEQUENCE_TEXT.match(annotation):
+        return (list, tuple, type(None)) if default is None else (list, tuple)
     if isinstance(annotation, type) and annotation is not inspect.Parameter.empty:
         return (annotation, type(None)) if default is None else annotation
     if default is None or default is REQUIRED:

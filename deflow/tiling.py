@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from deflow.errors import UserError
+
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
     if length <= tile:
@@ -39,6 +41,16 @@ def _cut(starts: list[int], index: int, tile: int) -> torch.Tensor:
     w = torch.zeros(tile)
     w[bounds[index] - starts[index]:bounds[index + 1] - starts[index]] = 1
     return w
+
+
+def tile_option(tile: int, overlap: int, flag: str = "--tile") -> int | None:
+    """A command line's tile side: None for 0 (whole images), else a side larger than the overlap of the tiles."""
+    if tile == 0:
+        return None
+    if tile <= overlap:
+        raise UserError(f"{flag} {tile}: give 0 (whole images) or a tile side larger than the {overlap} px "
+                        "by which tiles overlap")
+    return tile
 
 
 def apply_tiled(fn: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int | None, overlap: int = 16,

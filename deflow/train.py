@@ -32,7 +32,8 @@ def main(argv=None):
 
     opt = load_options(args.opt, args.set)
     root = train(opt, resume=args.resume)
-    print(f"outputs: {root} (checkpoints in {root / 'checkpoints'}, log {root / 'train.log'}, tensorboard {root / 'tb'})")
+    tensorboard = f", tensorboard {root / 'tb'}" if opt["logger"]["use_tb_logger"] else ""
+    print(f"outputs: {root} (checkpoints in {root / 'checkpoints'}, log {root / 'train.log'}{tensorboard})")
 
 
 if __name__ == "__main__":

@@ -99,13 +99,14 @@ def train(opt: dict, resume: str | None = None) -> Path:
             t.iteration += 1
             t.items_drawn += batch_size * world
             bar.update(1)
+            lr = t.optimizers[t.model.TRAINED[0]].param_groups[0]["lr"]  # this iteration's, before the schedule steps
             for scheduler in t.schedulers.values():
                 if scheduler is not None:
                     scheduler.step()
             guard(t, bad, batch, root / "checkpoints", train_opt["max_nonfinite"])
             running.add(losses)
             if t.iteration % log_cfg["print_freq"] == 0 or t.iteration == total_iter:
-                log_losses(running.take(world, device), t, bar, writer)
+                log_losses(running.take(world, device), lr, t, bar, writer)
             if val_freq and (t.iteration % val_freq == 0 or t.iteration == total_iter):
                 validate_and_keep_best(t, val_sets, opt, epoch_len, rank, world, device, writer)
             if t.iteration % log_cfg["save_checkpoint_freq"] == 0 or t.iteration == total_iter:
@@ -132,6 +133,9 @@ def setup_processes(opt: dict) -> tuple[int, int, torch.device]:
     num_gpu = opt["num_gpu"]
     if isinstance(num_gpu, str) and num_gpu != "auto":
         raise UserError(f"num_gpu: expected an integer or 'auto', got {num_gpu!r}")
+    if isinstance(num_gpu, int) and num_gpu > 0 and not torch.cuda.is_available():
+        raise UserError(f"num_gpu: {num_gpu} asks for CUDA, which is not available on this machine; set num_gpu: 0 "
+                        "(the CPU) or auto")
     use_cuda = torch.cuda.is_available() and num_gpu != 0
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     if world > 1 and not dist.is_initialized():
@@ -257,8 +261,7 @@ class RunningLosses:
         return means
 
 
-def log_losses(means: dict[str, float], t: Training, bar, writer) -> None:
-    lr = t.optimizers[t.model.TRAINED[0]].param_groups[0]["lr"]
+def log_losses(means: dict[str, float], lr: float, t: Training, bar, writer) -> None:
     log.info("iter %d  lr %.3e  %s", t.iteration, lr, "  ".join(f"{n} {v:.4g}" for n, v in means.items()))
     bar.set_postfix({n: f"{v:.4g}" for n, v in means.items()})
     if writer:

@@ -1,12 +1,18 @@
-"""`degrade`: write degraded copies of a folder of images with a pipeline preset or YAML file."""
+"""`degrade`: write degraded copies of a folder of images with a pipeline preset or YAML file.
+
+The copies appear in --out only when every image is done (deflow/outputs.py): a run that fails on a bad input
+leaves an earlier run's outputs as they were.
+"""
 import argparse
 import zlib
 from pathlib import Path
 
 import torch
 
+from deflow.devices import pick_device
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image, write_image
+from deflow.outputs import staged_folder
 from degradations.pipeline import Pipeline, preset_names
 
 
@@ -29,7 +35,7 @@ def image_generator(seed: int, name: str) -> torch.Generator:
 
 
 def degrade_folder(pipeline: Pipeline, input_dir: Path, out_dir: Path, seed: int, bits: int = 8,
-                   device: str = "cpu") -> list[Path]:
+                   device: str | torch.device = "cpu") -> list[Path]:
     """Degrade every image of input_dir into out_dir (H, W cropped to multiples of the scale)."""
     if out_dir.resolve() == input_dir.resolve():
         raise UserError(f"{out_dir}: the output folder is the input folder; choose another --out")
@@ -49,6 +55,10 @@ def degrade_folder(pipeline: Pipeline, input_dir: Path, out_dir: Path, seed: int
 @user_errors_exit_2
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if not args.scale > 0:
+        raise UserError(f"--scale {args.scale:g}: the downscaling factor must be positive (e.g. 2 or 4)")
+    device = pick_device(args.device)
     pipeline = Pipeline.from_name_or_file(args.pipeline, args.scale)
-    written = degrade_folder(pipeline, args.input, args.out, args.seed, args.bits, args.device)
+    with staged_folder(args.out, "--out", (args.input,)) as stage:
+        written = degrade_folder(pipeline, args.input, stage, args.seed, args.bits, device)
     print(f"{len(written)} images degraded with {pipeline.name} (x{args.scale:g}) into {args.out}")

@@ -29,6 +29,11 @@ def write_pairs(folder: Path, count: int, size: int, scale: int) -> tuple[Path, 
 @pytest.fixture
 def tiny_sr_config(tmp_path) -> Path:
     """A config of a 2-block x2 RRDBNet on four 32 px crops: a few iterations take well under a second."""
+    return write_tiny_sr_config(tmp_path)
+
+
+def write_tiny_sr_config(tmp_path: Path) -> Path:
+    """tiny_sr_config's files under `tmp_path`; returns the config's path."""
     gt, lq = write_pairs(tmp_path / "train", 4, 32, 2)
     vgt, vlq = write_pairs(tmp_path / "val", 2, 32, 2)
     opt = {
@@ -77,7 +82,8 @@ def call_main(main, *args) -> tuple[int, str, str]:
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            main([str(a) for a in args])
+            returned = main([str(a) for a in args])
+            code = returned if isinstance(returned, int) else 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
     return code, out.getvalue(), err.getvalue()
@@ -91,6 +97,11 @@ def main_in_process():
 @pytest.fixture
 def tiny_deflow_config(tmp_path) -> Path:
     """confs/cpu/deflow-tiny.yml shrunk (K=1, width 8, a 1-block encoder) on 32 px crops of three photos."""
+    return write_tiny_deflow_config(tmp_path)
+
+
+def write_tiny_deflow_config(tmp_path: Path) -> Path:
+    """tiny_deflow_config's files under `tmp_path`; returns the config's path."""
     from deflow.imageio import write_image
     from deflow.tools.sample_photos import photo
 

@@ -1,21 +1,12 @@
 """Build a model for inference from a checkpoint and/or a config; only what inference needs is required."""
 from pathlib import Path
 
-import torch
-
 from deflow import checkpoint
 from deflow.config import load_options, resolve_options
+from deflow.devices import pick_device
 from deflow.errors import UserError
 from deflow.models.base import has_weights
 from deflow.registry import MODELS, load_plugins
-
-
-def pick_device(choice: str = "auto") -> torch.device:
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {choice}: CUDA is not available on this machine; use --device cpu")
-    return torch.device(choice)
 
 
 def load_for_inference(model_path: str | Path | None, opt_path: str | Path | None = None, device: str = "auto",

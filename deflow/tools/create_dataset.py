@@ -7,14 +7,18 @@ exactly and `<s>x/` images are aligned across scales. `1x/` is that crop; every 
 conditioning image under the h named by --h at factor s (deflow.flow.h.conditioning_image, what the model
 computes when translating; bicubic_noise downsamples with MATLAB's antialiased bicubic), as 8-bit PNGs
 under the source file's stem. Files are written to a temporary name and renamed, so a file that exists
-is complete: a second run skips what is done and an interrupted run resumes.
+is complete; each then takes its source's modification time. A second run skips the outputs whose time is still
+their source's, so an interrupted run resumes, and writes again those of a source changed since (or of a write cut
+short before its time was set).
 """
 import argparse
+import os
 from pathlib import Path
 
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.h import build_h, conditioning_image
 from deflow.imageio import list_images, read_image, write_image
+from deflow.outputs import output_folder
 from deflow.registry import load_plugins
 
 
@@ -41,6 +45,7 @@ def check_args(source: Path, target: Path, scales: list[int]) -> list[Path]:
     if target_abs == source_abs or source_abs in target_abs.parents:
         raise UserError(f"target {target} is inside source {source}; choose a target outside the source folder")
     images = list_images(source)
+    output_folder(target, "-target")
     seen: dict[str, Path] = {}
     for path in images:
         if path.stem in seen:
@@ -50,8 +55,14 @@ def check_args(source: Path, target: Path, scales: list[int]) -> list[Path]:
     return images
 
 
+def is_current(output: Path, source: Path) -> bool:
+    """`output` exists and carries the modification time of `source` (see the module docstring)."""
+    return output.exists() and output.stat().st_mtime_ns == source.stat().st_mtime_ns
+
+
 def build(source: Path, target: Path, scales: list[int], log=print, h: str = "bicubic_noise") -> tuple[int, int]:
-    """Write every missing `<target>/<s>x/<stem>.png`; returns (files written, files skipped)."""
+    """Write every `<target>/<s>x/<stem>.png` that is missing or older than its source (is_current); returns
+    (files written, files skipped)."""
     scales = sorted(set(scales))
     images = check_args(source, target, scales)
     downsamplers = {s: build_h({"type": h}, s) for s in scales if s > 1}
@@ -59,7 +70,7 @@ def build(source: Path, target: Path, scales: list[int], log=print, h: str = "bi
     written = skipped = 0
     for i, path in enumerate(images, 1):
         outputs = {s: target / f"{s}x" / f"{path.stem}.png" for s in scales}
-        todo = [s for s, out in outputs.items() if not out.exists()]
+        todo = [s for s, out in outputs.items() if not is_current(out, path)]
         if todo:
             img = read_image(path)
             h, w = img.shape[-2:]
@@ -67,8 +78,10 @@ def build(source: Path, target: Path, scales: list[int], log=print, h: str = "bi
                 raise UserError(f"{path}: {w}x{h} is smaller than the largest scale {multiple}; remove it or lower "
                                 "-scales")
             img = img[:, : h - h % multiple, : w - w % multiple]
+            times = path.stat()
             for s in todo:
                 write_image(outputs[s], conditioning_image(downsamplers[s], img) if s > 1 else img)
+                os.utime(outputs[s], ns=(times.st_atime_ns, times.st_mtime_ns))
         written += len(todo)
         skipped += len(scales) - len(todo)
         log(f"[{i}/{len(images)}] {path.name}: wrote {len(todo)}, skipped {len(scales) - len(todo)}")
@@ -81,7 +94,7 @@ def main(argv=None) -> None:
     load_plugins()  # an h registered by a plugin package
     source, target = Path(args.source), Path(args.target)
     written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True), h=args.h)
-    print(f"done: {written} files written, {skipped} skipped (already there) in {target}/"
+    print(f"done: {written} files written, {skipped} skipped (up to date) in {target}/"
           f"{{{','.join(f'{s}x' for s in sorted(set(args.scales)))}}}", flush=True)
 
 

@@ -12,6 +12,9 @@ Writes DIR/sr/<name>.png, and with GT: DIR/metrics.csv, DIR/metrics.json (per im
 DIR/report.html (table worst-first, PSNR/SSIM plot, LR | bicubic | SR | GT with a zoomed crop; without GT, LR |
 bicubic | SR). --compare shows other SR results of the same images beside them, e.g. --compare "stage 1=runs/psnr"
 (DIR holds <name>.png, or is another test_sr output folder with sr/<name>.png).
+
+Every input is checked (names, sizes, the crop border) before any work, and the outputs appear in DIR only when the
+run succeeds (deflow/outputs.py): a run that fails leaves an earlier run's outputs and report as they were.
 """
 import argparse
 import sys
@@ -23,21 +26,28 @@ from tqdm import tqdm
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import image_size, list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
-from deflow.tiling import apply_tiled
+from deflow.outputs import staged_folder
+from deflow.tiling import apply_tiled, tile_option
 from degradations.resize import imresize
-from metrics.cli import match_by_stem
+from metrics.cli import match_by_stem, score_file
 from metrics.lpips_metric import load_lpips
-from metrics.presets import PRESETS, resolve_preset, score
+from metrics.presets import PRESETS, resolve_preset
 from metrics.report import METRIC_KEYS, format_table, rows_from_scores, write_csv, write_html_report, write_json
 
+OVERLAP = 16  # LR px shared by neighbouring tiles
 
-def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int) -> None:
-    """Every GT is exactly `scale` times its LR image (checked from the file headers, before any work)."""
+
+def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int, crop_border: int) -> None:
+    """Every GT is exactly `scale` times its LR image and larger than twice the crop border (checked from the file
+    headers, before any work)."""
     for lr_path, gt_path in pairs:
         (lh, lw), (gh, gw) = image_size(lr_path), image_size(gt_path)
         if (gh, gw) != (lh * scale, lw * scale):
             raise UserError(f"{gt_path} is {gw}x{gh} but {lr_path} is {lw}x{lh}: "
                             f"GT must be exactly {scale}x the LR image (the model's scale)")
+        if min(gh, gw) <= 2 * crop_border:
+            raise UserError(f"{gt_path} is {gw}x{gh}: --crop-border {crop_border} leaves nothing of it to score; "
+                            "lower --crop-border or remove the image")
 
 
 def list_bursts(input_dir: Path) -> list[Path]:
@@ -104,14 +114,17 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
     inputs = list_bursts(input_dir) if burst else list_images(input_dir)
     if gt_dir is not None:
         gts = {path.stem: path for path in list_images(Path(gt_dir))}
-        pairs = match_by_stem(input_dir, Path(gt_dir)) if not burst else [(b, gts.get(b.name)) for b in inputs]
+        pairs = match_by_stem(input_dir, Path(gt_dir), ("--input", "--gt")) if not burst else \
+            [(b, gts.get(b.name)) for b in inputs]
         missing = [b.name for b, g in pairs if g is None]
         if missing:
             raise UserError(f"{gt_dir}: no GT image for burst {missing[0]}; name it {missing[0]}.png")
-        check_gt_sizes([(next(iter(list_images(b))) if burst else b, g) for b, g in pairs], scale)
     else:
         pairs = [(path, None) for path in inputs]
     resolved = resolve_preset(preset, crop_border, scale)
+    if gt_dir is not None:
+        check_gt_sizes([(next(iter(list_images(b))) if burst else b, g) for b, g in pairs], scale,
+                       resolved.crop_border)
     lpips = None
     if gt_dir is not None and resolved.lpips_net is not None:
         lpips = load_lpips(resolved.lpips_net, lpips_backbone, require=require_lpips, device=model.device)
@@ -126,18 +139,17 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
 
             def run(x: torch.Tensor, count: int = frames.shape[0]) -> torch.Tensor:
                 return model.infer(x.unflatten(1, (count, 3)))
-            sr = apply_tiled(run, frames.flatten(0, 1)[None], tile, overlap=16, scale=scale, device=model.device)[0]
+            sr = apply_tiled(run, frames.flatten(0, 1)[None], tile, OVERLAP, scale, model.device)[0]
         else:
-            sr = apply_tiled(model.infer, read_image(lr_path)[None], tile, overlap=16, scale=scale,
-                             device=model.device)[0]
+            sr = apply_tiled(model.infer, read_image(lr_path)[None], tile, OVERLAP, scale, model.device)[0]
         sr_path = out_dir / "sr" / f"{name}.png"
         write_image(sr_path, sr)
         bicubic = imresize(read_image(shown[name])[None], scale=scale)[0].clamp(0, 1)
         images[name] = {"lr": shown[name], "bicubic": bicubic, **others[name], "sr": sr_path,
                         **({"gt": gt_path} if gt_path else {})}
         if gt is not None:
-            rows += rows_from_scores([name], score(sr.to(model.device), gt.to(model.device), resolved, lpips=lpips,
-                                                       haarpsi=True))
+            rows += rows_from_scores([name], score_file(gt_path, sr.to(model.device), gt.to(model.device), resolved,
+                                                        lpips))
         else:
             rows.append({"name": name} | dict.fromkeys(METRIC_KEYS))
     note = lpips.reason if lpips is not None and not lpips.available else None
@@ -147,9 +159,8 @@ def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, 
         write_csv(out_dir / "metrics.csv", rows, resolved)
         write_json(out_dir / "metrics.json", rows, resolved, lpips_note=note)
         print(format_table(rows, resolved))
-    report = write_html_report(out_dir, rows, resolved, images, lpips_note=note,
-                               title=f"SR x{scale}: {input_dir.name}" + ("" if gt_dir else " (no GT)"))
-    print(f"SR images in {out_dir / 'sr'}; report {report}")
+    write_html_report(out_dir, rows, resolved, images, lpips_note=note,
+                      title=f"SR x{scale}: {input_dir.name}" + ("" if gt_dir else " (no GT)"))
     return rows
 
 
@@ -172,15 +183,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.opt and not args.model_path:
         raise UserError("give -opt CONF or --model_path CKPT (or both)")
-    if args.out.resolve() in (args.input.resolve(), args.gt.resolve() if args.gt else None):
-        raise UserError(f"--out {args.out} is an input folder; choose another folder")
     compare = parse_compare(args.compare)
+    tile = tile_option(args.tile, OVERLAP)
     model = load_for_inference(args.model_path, args.opt, args.device)
     if model.INFER_INPUT is None:
         raise UserError(f"{args.model_path or args.opt}: a {type(model).__name__} is not an SR model")
-    with torch.no_grad():
-        evaluate(model, args.input, args.out, args.gt, args.metrics, args.crop_border, args.tile or None,
-                 args.lpips_backbone, args.require_lpips, compare)
+    with torch.no_grad(), staged_folder(args.out, "--out", (args.input, args.gt)) as stage:
+        evaluate(model, args.input, stage, args.gt, args.metrics, args.crop_border, tile, args.lpips_backbone,
+                 args.require_lpips, compare)
+    print(f"SR images in {args.out / 'sr'}; report {args.out / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
 Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
 so memory stays bounded: `restore` blends the overlaps with linear ramps; the stochastic modes (degrade, sample_*)
 take every pixel from one tile, the seam in the middle of the overlap, since a blend of two independent noise
-draws has less noise than either. The same seed gives bit-identical outputs.
+draws has less noise than either. The same seed gives bit-identical outputs. Outputs appear in --out_dir only when
+every image is done (deflow/outputs.py): a run that fails on a bad input leaves an earlier run's outputs as they were.
 """
 import argparse
 import math
@@ -20,11 +21,14 @@ from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.deflow_model import MODES, image_generator
 from deflow.imageio import list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
-from deflow.tiling import apply_tiled
+from deflow.outputs import staged_folder
+from deflow.tiling import apply_tiled, tile_option
+
+OVERLAP = 32  # px shared by neighbouring tiles
 
 
 def translate_image(model, image: torch.Tensor, mode: str, generator: torch.Generator, heat: float = 1.0,
-                    tile: int | None = 256, overlap: int = 32) -> torch.Tensor:
+                    tile: int | None = 256, overlap: int = OVERLAP) -> torch.Tensor:
     """(3, H, W) -> (3, H, W), tiled (see the module docstring)."""
     out = apply_tiled(lambda x: model.convert(x, mode, generator, heat), image[None], tile, overlap, 1, model.device,
                       join="ramp" if mode == "restore" else "cut")  # cut: keeps the sampled noise's level
@@ -32,7 +36,7 @@ def translate_image(model, image: torch.Tensor, mode: str, generator: torch.Gene
 
 
 def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrade", seed: int = 0, heat: float = 1.0,
-                     tile: int | None = 256, overlap: int = 32) -> list[Path]:
+                     tile: int | None = 256, overlap: int = OVERLAP) -> list[Path]:
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise UserError(f"--out_dir {out_dir} is the source folder; choose another folder so no input is overwritten")
@@ -110,13 +114,13 @@ def main(argv=None):
             args.heat = float(args.heat)
         except ValueError:
             raise UserError(f"--heat {args.heat}: expected a number or 'auto'") from None
+    tile = tile_option(args.tile, OVERLAP)
     model = load_for_inference(args.model_path, args.opt, args.device, expected_type="DeFlowModel")
-    with torch.no_grad():
+    with torch.no_grad(), staged_folder(args.out_dir, "--out_dir", (args.source_dir,)) as stage:
         if args.heat == "auto":
-            args.heat, distance = calibrate_heat(model, args.source_dir, args.real, args.seed, args.tile or None)
+            args.heat, distance = calibrate_heat(model, args.source_dir, args.real, args.seed, tile)
             print(f"--heat auto: {args.heat:.3f} (noise-level function {distance:.2f} from --real's, 8-bit units)")
-        written = translate_folder(model, args.source_dir, args.out_dir, args.mode, args.seed, args.heat,
-                                   args.tile or None)
+        written = translate_folder(model, args.source_dir, stage, args.mode, args.seed, args.heat, tile)
     print(f"{len(written)} images written to {args.out_dir}")
 
 

@@ -4,7 +4,8 @@ is each folder of synthetic degraded images to a folder of real ones?
 Per synthetic set: the C2ST accuracy against the real set (0.5: indistinguishable), the distance between the
 noise-level functions of the two (estimated without pairs), the distance between their residual power spectra, and,
 with --clean (the clean images that both the real and the synthetic ones degrade, matched by file name), the AKLD.
-Writes OUT/realism.json and OUT/realism.html with the figures. Mistakes print one `error: ...` line and exit 2.
+Writes OUT/realism.json and OUT/realism.html with the figures, only when every input was read and scored
+(deflow/outputs.py). Mistakes print one `error: ...` line and exit 2.
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ import torch
 
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image
+from deflow.outputs import staged_folder
 from metrics.realism.akld import akld
 from metrics.realism.c2st import c2st_accuracy, sample_patches
 from metrics.realism.nlf import estimate_nlf, fit_variance_line, nlf_distance
@@ -102,9 +104,6 @@ def set_names(folders: list[Path]) -> list[str]:
 
 def read_inputs(args: argparse.Namespace) -> tuple[dict, dict[str, dict], dict | None]:
     """(real, {set name: synthetic}, clean or None), each {file stem: image}, with every check done."""
-    inputs = [args.real, *args.synthetic] + ([args.clean] if args.clean else [])
-    if any(args.out.resolve() == folder.resolve() for folder in inputs):
-        raise UserError(f"--out {args.out} is also an input folder; choose a new output folder")
     for flag, value in (("--patches", args.patches), ("--patch-size", args.patch_size), ("--steps", args.steps)):
         if value < 1:
             raise UserError(f"{flag} must be positive, got {value}")
@@ -137,28 +136,28 @@ def score_set(images: dict, real: dict, clean: dict | None, reference: dict, arg
 @user_errors_exit_2
 def main(argv=None) -> int:
     args = parse_args(argv)
-    real, synthetic, clean = read_inputs(args)
-    reference = {"nlf": estimate_nlf(list(real.values()), bins=NLF_BINS),
-                 "spectrum": residual_spectrum(list(real.values()), SPECTRUM_BINS),
-                 "patches": sample_patches(list(real.values()), args.patches, args.patch_size,
-                                           torch.Generator().manual_seed(REAL_SEED))}
-    sets = []
-    for (name, images), folder in zip(synthetic.items(), args.synthetic):
-        sets.append({"name": name, "folder": str(folder), "images": len(images),
-                     **score_set(images, real, clean, reference, args)})
-        print(f"{name}: " + "  ".join(f"{key} {'n/a' if sets[-1][key] is None else f'{sets[-1][key]:.4f}'}"
-                                      for key in SCORE_KEYS))
-    settings = {"real": str(args.real), "synthetic": [str(f) for f in args.synthetic],
-                "clean": None if clean is None else str(args.clean), "patches": args.patches,
-                "patch_size": args.patch_size, "steps": args.steps, "nlf_bins": NLF_BINS,
-                "spectrum_bins": SPECTRUM_BINS,
-                "seeds": {"real_patches": REAL_SEED, "synthetic_patches": SYNTHETIC_SEED, "c2st": C2ST_SEED}}
-    result = {"settings": settings, "synthetic": sets,
-              "real": {"folder": str(args.real), "images": len(real),
-                       **curves(reference["nlf"], reference["spectrum"])}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "realism.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
-    page = write_realism_page(args.out, result, crops={"real": list(real.values()),
-                                                       **{k: list(v.values()) for k, v in synthetic.items()}})
-    print(f"wrote {args.out / 'realism.json'} and {page}")
+    with staged_folder(args.out, "--out", (args.real, *args.synthetic, args.clean)) as stage:
+        real, synthetic, clean = read_inputs(args)
+        reference = {"nlf": estimate_nlf(list(real.values()), bins=NLF_BINS),
+                     "spectrum": residual_spectrum(list(real.values()), SPECTRUM_BINS),
+                     "patches": sample_patches(list(real.values()), args.patches, args.patch_size,
+                                               torch.Generator().manual_seed(REAL_SEED))}
+        sets = []
+        for (name, images), folder in zip(synthetic.items(), args.synthetic):
+            sets.append({"name": name, "folder": str(folder), "images": len(images),
+                         **score_set(images, real, clean, reference, args)})
+            print(f"{name}: " + "  ".join(f"{key} {'n/a' if sets[-1][key] is None else f'{sets[-1][key]:.4f}'}"
+                                          for key in SCORE_KEYS))
+        settings = {"real": str(args.real), "synthetic": [str(f) for f in args.synthetic],
+                    "clean": None if clean is None else str(args.clean), "patches": args.patches,
+                    "patch_size": args.patch_size, "steps": args.steps, "nlf_bins": NLF_BINS,
+                    "spectrum_bins": SPECTRUM_BINS,
+                    "seeds": {"real_patches": REAL_SEED, "synthetic_patches": SYNTHETIC_SEED, "c2st": C2ST_SEED}}
+        result = {"settings": settings, "synthetic": sets,
+                  "real": {"folder": str(args.real), "images": len(real),
+                           **curves(reference["nlf"], reference["spectrum"])}}
+        (stage / "realism.json").write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        page = write_realism_page(stage, result, crops={"real": list(real.values()),
+                                                        **{k: list(v.values()) for k, v in synthetic.items()}})
+    print(f"wrote {args.out / 'realism.json'} and {args.out / page.name}")
     return 0

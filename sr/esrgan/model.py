@@ -38,8 +38,9 @@ class ESRGANModel(SRModel):
                               "{conv5_4: 1.0}, perceptual_weight: 1.0, vgg_weights: FILE}; null = none"),
         "gan_opt": Key(dict, {"type": "GANLoss", "gan_type": "ragan", "loss_weight": 5.0e-3},
                        "GAN loss: {type: GANLoss, gan_type: vanilla|lsgan|hinge|ragan, loss_weight}"),
-        "net_d_iters": Key(int, 1, "G steps at the iterations divisible by this; D at every iteration (BasicSR)"),
-        "net_d_init_iters": Key(int, 0, "the first iterations step D alone (BasicSR)"),
+        "net_d_iters": Key(int, 1, "G steps at the iterations divisible by this; D at every iteration (BasicSR)",
+                           minimum=1),
+        "net_d_init_iters": Key(int, 0, "the first iterations step D alone (BasicSR)", minimum=0),
     }}
     EXAMPLE_SECTIONS = {**SRModel.EXAMPLE_SECTIONS, "network_d": {"type": "VGGStyleDiscriminator"},
                         "train.optim_d": {"type": "Adam"}}

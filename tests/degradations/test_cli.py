@@ -38,7 +38,7 @@ def test_degrade_writes_lr_copies_with_the_same_names_and_is_seeded(hr_folder, t
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--pipeline", "bicubic", "--out", "{hr}"], "output folder is the input folder"),
+    (["--pipeline", "bicubic", "--out", "{hr}"], "is also an input folder"),
     (["--pipeline", "bicbic", "--out", "{tmp}/lr"], "did you mean 'bicubic'"),
 ])
 def test_degrade_reports_user_errors_on_one_line_and_exits_2(hr_folder, tmp_path, capsys, args, message):

@@ -27,8 +27,10 @@ def run_script(*args):
 
 
 def mtimes(folder: Path) -> dict:
-    """Each file's (mtime, inode): os.replace of a rewritten file changes the inode even within one clock tick."""
-    return {p.relative_to(folder): (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.rglob("*") if p.is_file()}
+    """Each file's (mtime, inode, ctime): a rewritten file takes its source's mtime and may reuse a freed inode, but
+    its ctime (which no one can set) moves."""
+    return {p.relative_to(folder): (p.stat().st_mtime_ns, p.stat().st_ino, p.stat().st_ctime_ns)
+            for p in folder.rglob("*") if p.is_file()}
 
 
 def test_writes_one_folder_per_scale_after_cropping_to_the_largest(tmp_path, source, photo, capsys):

@@ -126,7 +126,7 @@ def test_translate_refuses_its_source_folder_and_missing_inputs(cli, main_in_pro
 
     root, ckpt = tiny_deflow
     cases = [
-        (["--source_dir", str(root / "src"), "--out_dir", str(root / "src")], "is the source folder"),
+        (["--source_dir", str(root / "src"), "--out_dir", str(root / "src")], "is also an input folder"),
         (["--source_dir", str(tmp_path / "nope"), "--out_dir", str(tmp_path / "o")], "folder not found"),
     ]
     for args, message in cases:
