@@ -28,12 +28,12 @@ TORCHVISION_WEIGHTS = {
 }
 
 
-def torchvision_cache_file(net: str) -> Path:
-    """Where torchvision keeps the ImageNet weights of `net` once downloaded on a connected machine."""
+def torchvision_cache_file(weights: str) -> Path:
+    """Where torchvision keeps the file of `weights` (an enum entry such as "VGG19_Weights.IMAGENET1K_V1") once
+    downloaded on a connected machine."""
     from torchvision.models import get_weight
 
-    file_name = Path(get_weight(TORCHVISION_WEIGHTS[net]).url).name
-    return Path(torch.hub.get_dir()) / "checkpoints" / file_name
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(get_weight(weights).url).name
 
 
 def find_backbone(net: str, backbone: str | Path | None = None) -> tuple[Path | None, str]:
@@ -45,7 +45,7 @@ def find_backbone(net: str, backbone: str | Path | None = None) -> tuple[Path | 
     elif os.environ.get(BACKBONE_ENV):
         path, origin = Path(os.environ[BACKBONE_ENV]), f"${BACKBONE_ENV}"
     else:
-        path = torchvision_cache_file(net)
+        path = torchvision_cache_file(TORCHVISION_WEIGHTS[net])
         if path.is_file():
             return path, ""
         return None, (f"no {net} backbone weights: {path} is missing (this machine cannot download them); "

@@ -31,14 +31,19 @@ from deflow.models.loading import load_for_inference
 from metrics.noise import noise_std
 
 
+def flow_inputs(model, images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each image (1, C, H, W) on the model's device, cropped to the sides the flow takes."""
+    net = model.net_for_inference("g")
+    multiple = flow_size_multiple(net.scale, net.flow.L)
+    return [image[None, :, : image.shape[1] // multiple * multiple, : image.shape[2] // multiple * multiple]
+            .to(model.device) for image in images]
+
+
 def latent_variances(model, images: list[torch.Tensor], degraded: bool, seed: int) -> dict[str, float]:
     """{level: trace / C of the channel covariance of the encoded images' latents, over all their pixels}."""
     net = model.net_for_inference("g")
-    multiple = flow_size_multiple(net.scale, net.flow.L)
     pixels: dict[str, list[torch.Tensor]] = {}
-    for i, image in enumerate(images):
-        x = image[None, :, : image.shape[1] // multiple * multiple, : image.shape[2] // multiple * multiple]
-        x = x.to(model.device)
+    for i, x in enumerate(flow_inputs(model, images)):
         if degraded and model.normalize is not None:
             x = model.normalize(x)
         generator = torch.Generator(model.device).manual_seed(seed + i)
@@ -52,21 +57,18 @@ def model_variances(model, images: list[torch.Tensor], seed: int) -> dict[str, f
     """{level: trace / C of the degraded density's I + Sigma}, averaged over the pixels of `images` where Sigma
     follows the conditioning (a content shift), else I + A A^T itself."""
     net = model.net_for_inference("g")
-    multiple = flow_size_multiple(net.scale, net.flow.L)
     values: dict[str, list[torch.Tensor]] = {}
-    for i, image in enumerate(images):
-        x = image[None, :, : image.shape[1] // multiple * multiple, : image.shape[2] // multiple * multiple]
-        conds = net.condition(model.conditioning_image(x.to(model.device)),
-                              torch.Generator(model.device).manual_seed(seed + i))
+    for i, x in enumerate(flow_inputs(model, images)):
+        conds = net.condition(model.conditioning_image(x), torch.Generator(model.device).manual_seed(seed + i))
         for level, shift in net.shifts.items():
             values.setdefault(level, []).append(shift.variance_per_channel(conds[int(level) - 1]).double().flatten())
     return {level: float(torch.cat(v).mean()) for level, v in values.items()}
 
 
-def converted_noise(model, images: list[torch.Tensor], names: list[str], mode: str, seed: int) -> float:
-    values = [noise_std(model.convert(img[None].to(model.device), mode, image_generator(seed, name, model.device))[0])
-              for img, name in zip(images, names)]
-    return statistics.mean(values)
+def converted(model, images: list[torch.Tensor], names: list[str], mode: str, seed: int) -> list[torch.Tensor]:
+    """The images converted by `mode` (translate.py's), each with its own seeded generator, on the CPU."""
+    return [model.convert(img[None].to(model.device), mode, image_generator(seed, name, model.device))[0].cpu()
+            for img, name in zip(images, names)]
 
 
 TEXTURE_BINS = (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 1.0)  # local std of the clean image, intensity units
@@ -100,14 +102,13 @@ def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0, paired_d
     images = {domain: [read_image(p) for p in ps] for domain, ps in paths.items()}
     names = {domain: [p.name for p in ps] for domain, ps in paths.items()}
     noise = {domain: statistics.mean(noise_std(img) for img in imgs) for domain, imgs in images.items()}
-    for mode, domain in (("degrade", "clean"), ("sample_degraded", "clean"), ("restore", "degraded")):
-        noise[mode] = converted_noise(model, images[domain], names[domain], mode, seed)
+    outputs = {mode: converted(model, images[domain], names[domain], mode, seed)
+               for mode, domain in (("degrade", "clean"), ("sample_degraded", "clean"), ("restore", "degraded"))}
+    noise.update({mode: statistics.mean(noise_std(img) for img in imgs) for mode, imgs in outputs.items()})
     levels = {"clean": latent_variances(model, images["clean"], False, seed),
               "degraded": latent_variances(model, images["degraded"], True, seed),
               "model_degraded": model_variances(model, images["degraded"], seed)}
-    translated = [model.convert(img[None].to(model.device), "degrade", image_generator(seed, name, model.device))[0]
-                  .cpu() for img, name in zip(images["clean"], names["clean"])]
-    texture = {"translated": noise_by_texture(images["clean"], translated)}
+    texture = {"translated": noise_by_texture(images["clean"], outputs["degrade"])}
     if paired_dir is not None:
         paired = [read_image(paired_dir / name) for name in names["clean"]]
         texture["paired_real"] = noise_by_texture(images["clean"], paired)

@@ -7,12 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deflow.archs.esrgan_keys import basicsr_key
 from deflow.archs.rrdbnet import RRDB
 from deflow.errors import UserError
-
-# ESRGAN's original key names -> ours (BasicSR's, as in deflow.archs.rrdbnet).
-_OLD_KEYS = ((r"^RRDB_trunk\.", "body."), (r"\.RDB(\d)\.", r".rdb\1."), (r"^trunk_conv\.", "conv_body."),
-             (r"^upconv(\d)\.", r"conv_up\1."), (r"^HRconv\.", "conv_hr."))
 
 
 def tap_indices(num_blocks: int) -> tuple[int, ...]:
@@ -88,12 +85,7 @@ class ConditionEncoder(nn.Module):
             if isinstance(state, dict) and key in state:
                 state = state[key]
                 break
-        renamed = {}
-        for key, value in state.items():
-            key = re.sub(r"^(module\.)?(RRDB\.)?", "", key)
-            for old, new in _OLD_KEYS:
-                key = re.sub(old, new, key)
-            renamed[key] = value
+        renamed = {basicsr_key(re.sub(r"^(module\.)?(RRDB\.)?", "", key)): value for key, value in state.items()}
         own = self.state_dict()
         missing = [k for k in own if k not in renamed]
         mismatched = [k for k in own if k in renamed and renamed[k].shape != own[k].shape]

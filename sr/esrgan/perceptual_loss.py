@@ -12,8 +12,10 @@ from torch import nn
 
 from deflow.errors import UserError
 from deflow.registry import LOSSES
+from metrics.lpips_metric import torchvision_cache_file
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+VGG19_WEIGHTS = "VGG19_Weights.IMAGENET1K_V1"  # torchvision's ImageNet VGG19, the file ESRGAN's loss needs
 CRITERIA = {
     "l1": F.l1_loss,
     "l2": F.mse_loss,
@@ -36,27 +38,21 @@ def vgg_layer_names(features: nn.Sequential) -> list[str]:
     return names
 
 
-def vgg19_cache_file() -> Path:
-    """Where torchvision keeps VGG19's ImageNet weights once downloaded on a connected machine."""
-    from torchvision.models import VGG19_Weights
-
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(VGG19_Weights.IMAGENET1K_V1.url).name
-
-
 def load_vgg19_features(path: str | None) -> nn.Sequential:
     """torchvision's VGG19 `features` with the ImageNet weights of `path` (or of torchvision's cache), frozen."""
     from torchvision.models.vgg import cfgs, make_layers
 
-    file = Path(path) if path else vgg19_cache_file()
+    cached = torchvision_cache_file(VGG19_WEIGHTS)
+    file = Path(path) if path else cached
     if not file.is_file():
         raise UserError(f"perceptual loss: no VGG19 ImageNet weights at {file} (nothing is downloaded); copy "
-                        f"torchvision's {vgg19_cache_file().name} there or set train.perceptual_opt.vgg_weights: FILE")
+                        f"torchvision's {cached.name} there or set train.perceptual_opt.vgg_weights: FILE")
     state = torch.load(file, map_location="cpu", weights_only=True)
     features = make_layers(cfgs["E"])
     try:
         features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})
     except RuntimeError:
-        raise UserError(f"{file}: not a torchvision VGG19 state_dict (features.* keys); use {vgg19_cache_file().name}") from None
+        raise UserError(f"{file}: not a torchvision VGG19 state_dict (features.* keys); use {cached.name}") from None
     for module in features:
         if isinstance(module, nn.ReLU):
             module.inplace = False  # a conv's output must survive the ReLU after it
