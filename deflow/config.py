@@ -94,17 +94,23 @@ OPTIMIZER_MINIMUMS = {"lr": 0, "weight_decay": 0, "eps": 0, "momentum": 0}
 
 def _typed_section(registry, kind: str, skip=("self",), required: str | None = None, minimums: dict | None = None):
     """Schema of a `{type: Name, ...constructor args}` section, looked up in `registry`. An absent section is
-    allowed (None) unless `required` says why it is needed; `minimums` bound the arguments of those names."""
+    allowed (None) unless `required` says why it is needed; `minimums` bound the arguments of those names, and a
+    class's own MINIMUMS ({argument: least value}, e.g. an architecture's widths) bound its arguments too."""
     def schema(section: dict | None, path: str) -> dict | None:
         if section is None:
             if required:
                 raise UserError(f"{path}: required section missing ({required}; type: a registered {kind})")
             return None
+        if not isinstance(section, dict):
+            raise UserError(f"{path}: expected a section (mapping) with a type, got {type(section).__name__}")
         if "type" not in section:
             raise UserError(f"{path}.type: required key missing (a registered {kind}: {', '.join(registry.names())})")
+        if not isinstance(section["type"], str):
+            raise UserError(f"{path}.type: expected the name of a registered {kind}, got {section['type']!r}")
         cls = registry.get(section["type"])
         keys = signature_schema(cls, skip=skip)
-        keys |= {k: dataclasses.replace(keys[k], minimum=m) for k, m in (minimums or {}).items() if k in keys}
+        bounds = {**(minimums or {}), **getattr(cls, "MINIMUMS", {})}
+        keys |= {k: dataclasses.replace(keys[k], minimum=m) for k, m in bounds.items() if k in keys}
         return {"type": Key(str, REQUIRED, f"registered {kind} name"), **keys}
     return schema
 
@@ -114,7 +120,7 @@ DATASET_COMMON = {
     "type": Key(str, REQUIRED, "registered dataset type"),
     "phase": Key(str, "train", "train or val (set from the section name)"),
     "scale": Key(int, 1, "GT : LQ size ratio (set from the top-level scale)", minimum=1),
-    "manual_seed": Key(int, 0, "seed of the per-item random crops (set from the top-level manual_seed)"),
+    "manual_seed": Key(int, 0, "seed of the per-item random crops (set from the top-level manual_seed)", minimum=0),
     "batch_size_per_gpu": Key(int, 1, "batch size of each process", minimum=1),
     "num_worker_per_gpu": Key(int, 0, "DataLoader worker processes of each process", minimum=0),
     "dataset_enlarge_ratio": Key(int, 1, "an epoch visits every item this many times", minimum=1),
@@ -124,13 +130,15 @@ DATASET_COMMON = {
 def _datasets_schema(section: dict | None, path: str) -> dict:
     from deflow.registry import DATASETS
 
+    if section is not None and not isinstance(section, dict):
+        raise UserError(f"{path}: expected a section (mapping) of train and val datasets, got {type(section).__name__}")
     schema = {}
     for phase in section or {}:
         if phase not in ("train", "val", "test") and not phase.startswith(("val_", "test_")):
             raise UserError(f"{path}.{phase}: dataset sections are named train, val, val_<name> or test_<name>")
 
         def phase_schema(sub, sub_path):
-            typed = _typed_section(DATASETS, "dataset type")(sub, sub_path)
+            typed = _typed_section(DATASETS, "dataset type", required="a dataset")(sub, sub_path)
             cls = DATASETS.get(sub["type"])
             return {**DATASET_COMMON, **getattr(cls, "OPTIONS", {}), "type": typed["type"]}
         schema[phase] = phase_schema
@@ -160,7 +168,7 @@ def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training:
         "model_type": Key(str, REQUIRED, "registered model type, e.g. SRModel or DeFlowModel"),
         "scale": Key(int, 1, "GT : LQ ratio; copied into network_g.scale and every dataset", minimum=1),
         "num_gpu": Key((int, str), "auto", "0 forces the CPU; 'auto' uses CUDA when present", minimum=0),
-        "manual_seed": Key(int, 0, "seed of every random number generator"),
+        "manual_seed": Key(int, 0, "seed of every random number generator", minimum=0),
         "datasets": _datasets_schema,
         **{f"network_{n}": _typed_section(ARCHS, "architecture", required=f"the model's network {n!r}"
                                           if training or n in inference else None) for n in networks},
@@ -229,7 +237,8 @@ def _propagate(opt: dict) -> None:
                     raise UserError(f"{section}.scale ({net['scale']}) disagrees with scale ({scale}); "
                                     "set only the top-level scale")
     net = opt.get("network_g")
-    for phase, ds in (opt.get("datasets") or {}).items():
+    datasets = opt.get("datasets")
+    for phase, ds in (datasets.items() if isinstance(datasets, dict) else ()):
         if not isinstance(ds, dict):
             continue
         if ds.setdefault("scale", scale) != scale:
@@ -256,16 +265,16 @@ def load_options(path: str | Path, overrides: list[str] = (), training: bool = T
     opt = load_yaml_with_includes(Path(path))
     for assignment in overrides:
         apply_override(opt, assignment)
-    if "model_type" not in opt:
-        raise UserError(f"{path}: model_type: required key missing (e.g. SRModel or DeFlowModel)")
-    return resolve_options(opt, training)
+    return resolve_options(opt, training, source=path)
 
 
-def resolve_options(opt: dict, training: bool = True) -> dict:
+def resolve_options(opt: dict, training: bool = True, source="options") -> dict:
     """Propagate, validate and fill defaults of an option tree (from a file or a checkpoint); for training, also build
     the optimizers and schedules once (deflow.optim.check_buildable), so whatever torch refuses is caught here."""
     from deflow.registry import MODELS
 
+    if "model_type" not in opt:
+        raise UserError(f"{source}: model_type: required key missing (e.g. SRModel or DeFlowModel)")
     opt = copy.deepcopy(opt)
     if not training:
         opt.setdefault("name", opt["model_type"])

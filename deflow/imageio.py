@@ -5,8 +5,8 @@ Reading rules: 8- and 16-bit files are scaled by 255 and 65535; grayscale is rep
 images are expanded to their colours; RGBA (and grayscale with alpha) is alpha-composited over a white
 background (transparent pixels become white). The content decides the format, not the suffix.
 A file that is not a whole image is a UserError naming it and the problem: unreadable (permissions), empty,
-not an image, a PNG that ends early or fails a chunk checksum, a JPEG without its end-of-image marker, or
-anything the decoder refuses.
+not an image, a PNG that ends early or fails a chunk checksum, a JPEG without its end-of-image marker, a
+floating-point image with NaN or infinite pixels, or anything the decoder refuses.
 """
 import os
 import zlib
@@ -41,6 +41,9 @@ def read_image(path: str | Path) -> torch.Tensor:
     raw = None if problem else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise UserError(f"{path}: not a readable image ({problem or f'corrupt or unsupported {kind}'})")
+    if raw.dtype.kind == "f" and not np.isfinite(raw).all():
+        raise UserError(f"{path}: {int((~np.isfinite(raw)).any(axis=-1).sum())} pixels are NaN or infinite; "
+                        "repair or remove the file")
     return torch.from_numpy(_to_float_rgb(raw)).permute(2, 0, 1).contiguous()
 
 

@@ -1,8 +1,9 @@
 """Where a command writes: output folders checked before any work, and filled only when the command succeeds.
 
 A command that writes several files (test_sr.py, translate.py, degrade.py, the realism page) writes them into a
-hidden `.partial-*` folder inside its output folder; when it finishes they replace their namesakes there (other files
-are kept), and when it fails the hidden folder is removed: a failing run never replaces the outputs of an earlier one.
+hidden `.partial-<pid>-*` folder inside its output folder; when it finishes they replace their namesakes there (other
+files are kept), and when it fails the hidden folder is removed: a failing run never replaces the outputs of an earlier
+one. The hidden folder of a run that was killed outright is removed by the next run into that folder.
 """
 import os
 import shutil
@@ -37,6 +38,24 @@ def output_file(path: Path, flag: str) -> Path:
     return path
 
 
+def remove_abandoned_stages(folder: Path) -> None:
+    """Remove the hidden folders of killed runs (their process is gone)."""
+    for stage in folder.glob(".partial-*"):
+        pid = stage.name.split("-")[1]
+        if pid.isdigit() and stage.is_dir() and not _alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (ProcessLookupError, OverflowError):
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 @contextmanager
 def staged_folder(folder: Path, flag: str, inputs: tuple = ()) -> Iterator[Path]:
     """A hidden folder inside `folder` (see output_folder) to write into; its files move into `folder` when the block
@@ -44,8 +63,9 @@ def staged_folder(folder: Path, flag: str, inputs: tuple = ()) -> Iterator[Path]
     folder = Path(folder)
     created = not folder.exists()
     output_folder(folder, flag, inputs)
+    remove_abandoned_stages(folder)
     try:
-        stage = Path(tempfile.mkdtemp(prefix=".partial-", dir=folder))
+        stage = Path(tempfile.mkdtemp(prefix=f".partial-{os.getpid()}-", dir=folder))
     except OSError as exc:
         raise UserError(f"{flag} {folder}: cannot write into the folder ({exc.strerror or exc})") from None
     try:

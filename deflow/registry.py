@@ -67,6 +67,9 @@ class Registry:
         return add
 
     def get(self, name: str):
+        if not isinstance(name, str):
+            raise UserError(f"expected the name of a registered {self.kind}, got {type(name).__name__} {name!r}; "
+                            f"known: {', '.join(sorted(self._entries)) or 'none'}")
         if name in self._entries:
             return self._entries[name]
         msg = f"unknown {self.kind} {name!r}"

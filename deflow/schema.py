@@ -133,6 +133,8 @@ def _infer_type(default, annotation):
         return (list, tuple, type(None)) if default is None else (list, tuple)
     if isinstance(annotation, type) and annotation is not inspect.Parameter.empty:
         return (annotation, type(None)) if default is None else annotation
+    if args and all(isinstance(a, type) for a in args):  # a Union such as str | None
+        return args
     if default is None or default is REQUIRED:
         return _ANY
     if isinstance(default, tuple):

@@ -51,10 +51,10 @@ def train(opt: dict, resume: str | None = None) -> Path:
         notices = list(lock.notices)
         resume_path, state = find_resume(resume, root / "checkpoints", notices)
         if state is not None:
-            check_resumable(state, opt, resume_path)
+            check_resumable(state, opt, resume_path, world)
 
         # 3. data, model, optimizers
-        torch.manual_seed(opt["manual_seed"] + rank)
+        checkpoint.seed_all(opt["manual_seed"] + rank)
         if "train" not in opt["datasets"]:
             raise UserError("datasets.train: required for training (e.g. {type: PairedImageDataset, ...})")
         ds_train, train_opt = opt["datasets"]["train"], opt["train"]
@@ -72,7 +72,7 @@ def train(opt: dict, resume: str | None = None) -> Path:
 
         # 4. restore or pretrain, then the folder
         if state is not None:
-            restore(t, state, opt, rank)
+            restore(t, state, rank)
             notices.append(f"resumed from {resume_path} at iteration {t.iteration} (epoch {state['epoch']}; "
                            "optimizer, scheduler, EMA, RNG and data position restored)")
         else:
@@ -110,8 +110,9 @@ def train(opt: dict, resume: str | None = None) -> Path:
             if val_freq and (t.iteration % val_freq == 0 or t.iteration == total_iter):
                 validate_and_keep_best(t, val_sets, opt, epoch_len, rank, world, device, writer)
             if t.iteration % log_cfg["save_checkpoint_freq"] == 0 or t.iteration == total_iter:
+                rngs = rng_states(world)
                 if rank == 0:
-                    checkpoint.save_atomic(snapshot(t, opt, epoch_len), root / "checkpoints" / f"iter_{t.iteration:08d}.pth")
+                    save(snapshot(t, opt, epoch_len, rngs), root / "checkpoints" / f"iter_{t.iteration:08d}.pth")
                     checkpoint.prune(root / "checkpoints", log_cfg["keep_last"])
                 barrier(world)
         bar.close()
@@ -164,6 +165,15 @@ def all_reduce_(tensor: torch.Tensor, world: int) -> torch.Tensor:
 def barrier(world: int) -> None:
     if world > 1:
         dist.barrier()
+
+
+def rng_states(world: int) -> list[dict]:
+    """Every process's generator states, in rank order: each process restores its own at resume."""
+    states = [checkpoint.rng_state()]
+    if world > 1:
+        states = [None] * world
+        dist.all_gather_object(states, checkpoint.rng_state())
+    return states
 
 
 # ---------------------------------------------------------------- 5. one iteration and the guard
@@ -239,7 +249,16 @@ def guard(t: Training, bad: str | None, batch: dict, ckpt_dir: Path, limit: int)
                         "lower the learning rate or set train.grad_clip")
 
 
-# ---------------------------------------------------------------- 5. logging, validation, best checkpoints
+# ---------------------------------------------------------------- 5. logging, validation, checkpoints
+
+def save(state: dict, path: Path) -> None:
+    """A checkpoint the disk refuses stops the run in one line naming the last good one, which is intact."""
+    try:
+        checkpoint.save_atomic(state, path)
+    except UserError as exc:
+        raise UserError(f"{exc}; last good checkpoint: {checkpoint.latest(path.parent) or 'none yet'}; make room "
+                        "(or fix the folder's permissions) and continue with --resume auto") from None
+
 
 class RunningLosses:
     """Sums of the loss values since the last log line, over the iterations that stepped."""
@@ -281,10 +300,11 @@ def validate_and_keep_best(t: Training, val_sets: dict, opt: dict, epoch_len: in
             key = metric if phase == "val" else f"{phase}_{metric}"
             lower = metric in t.model.LOWER_IS_BETTER
             if key not in t.best or (value < t.best[key]["value"] if lower else value > t.best[key]["value"]):
-                t.best[key] = {"value": value, "iteration": t.iteration}
+                t.best[key] = {"value": value, "iteration": t.iteration}  # on every process: the means agree
+                rngs = rng_states(world)
                 if rank == 0:
-                    path = Path(opt["path"]["experiments_root"]) / "checkpoints" / f"best_{key}.pth"
-                    checkpoint.save_atomic(snapshot(t, opt, epoch_len), path)
+                    save(snapshot(t, opt, epoch_len, rngs),
+                         Path(opt["path"]["experiments_root"]) / "checkpoints" / f"best_{key}.pth")
         if writer:
             write_images(writer, t.model, val_set, opt["logger"]["num_val_images"], t.iteration)
 

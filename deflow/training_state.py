@@ -42,8 +42,14 @@ def find_resume(resume: str | None, ckpt_dir: Path, notices: list[str]) -> tuple
     return path, state
 
 
-def check_resumable(state: dict, opt: dict, path: Path) -> None:
-    """A checkpoint of another model, scale or network must not be loaded silently into this run (SRFlow #14/#18)."""
+def saved_rng_states(state: dict) -> list[dict]:
+    """The generator states of every process that wrote the checkpoint (older checkpoints: rank 0's alone)."""
+    return state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+
+
+def check_resumable(state: dict, opt: dict, path: Path, world: int) -> None:
+    """A checkpoint of another model, scale or network must not be loaded silently into this run (SRFlow #14/#18),
+    nor one of another number of processes (each drew other samples and random numbers: no exact continuation)."""
     if state.get("format_version") != checkpoint.FORMAT_VERSION or "options" not in state:
         raise UserError(f"{path}: checkpoint format {state.get('format_version')!r}, this deflow resumes format "
                         f"{checkpoint.FORMAT_VERSION}; start a new run (path.pretrain_network_<name> takes its weights)")
@@ -53,6 +59,11 @@ def check_resumable(state: dict, opt: dict, path: Path) -> None:
         if saved.get(key) != opt.get(key):
             raise UserError(f"{path}: was trained with {key} = {saved.get(key)!r} but the config says {opt.get(key)!r}; "
                             "resume with the config of that run, or start a new run")
+    written_by = len(saved_rng_states(state))
+    if written_by != world:
+        launch = f"torchrun --nproc_per_node={written_by}" if written_by > 1 else "python (one process)"
+        raise UserError(f"{path}: was written by {written_by} process(es), this run has {world}; resume exactly with "
+                        f"{launch}, or start a new run from its weights with path.pretrain_network_<name>")
 
 
 def build_training(opt: dict, device: torch.device, world: int, amp: torch.dtype | None) -> Training:
@@ -74,7 +85,7 @@ def build_training(opt: dict, device: torch.device, world: int, amp: torch.dtype
     return Training(model, optimizers, schedulers, torch.amp.GradScaler(device.type, enabled=amp == torch.float16))
 
 
-def restore(t: Training, state: dict, opt: dict, rank: int) -> None:
+def restore(t: Training, state: dict, rank: int) -> None:
     t.model.load_state(state["model"])
     for name, optimizer in t.optimizers.items():
         optimizer.load_state_dict(state["optimizers"][name])
@@ -83,9 +94,7 @@ def restore(t: Training, state: dict, opt: dict, rank: int) -> None:
     t.scaler.load_state_dict(state["scaler"])
     t.iteration, t.items_drawn = state["iteration"], state["sampler_position"]
     t.best, t.nonfinite = state["best"], state["nonfinite"]
-    checkpoint.set_rng_state(state["rng"])
-    if rank > 0:
-        torch.manual_seed(opt["manual_seed"] + rank + t.iteration)
+    checkpoint.set_rng_state(saved_rng_states(state)[rank])
 
 
 def pretrain(model, opt: dict) -> list[str]:
@@ -105,12 +114,12 @@ def prepare_folder(root: Path, fresh: bool, opt: dict, notices: list[str]) -> No
     write_options(root, opt)
 
 
-def snapshot(t: Training, opt: dict, epoch_len: int) -> dict:
+def snapshot(t: Training, opt: dict, epoch_len: int, rngs: list[dict]) -> dict:
     return {
         "format_version": checkpoint.FORMAT_VERSION, "iteration": t.iteration, "epoch": t.items_drawn // epoch_len,
         "sampler_position": t.items_drawn, "model": t.model.state(),
         "optimizers": {n: o.state_dict() for n, o in t.optimizers.items()},
         "schedulers": {n: s.state_dict() for n, s in t.schedulers.items() if s is not None},
-        "scaler": t.scaler.state_dict(), "rng": checkpoint.rng_state(), "best": t.best, "nonfinite": t.nonfinite,
+        "scaler": t.scaler.state_dict(), "rng": rngs, "best": t.best, "nonfinite": t.nonfinite,
         "options": opt,
     }

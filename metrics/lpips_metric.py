@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from deflow import checkpoint
 from deflow.errors import UserError
 from metrics.prepare import check_pair, lpips_input
 
@@ -57,7 +58,7 @@ def find_backbone(net: str, backbone: str | Path | None = None) -> tuple[Path | 
 
 def _backbone_state(model, path: Path) -> dict:
     """The file's torchvision `features.<i>.*` tensors renamed to lpips' `slice<k>.<i>.*`; every one is required."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = checkpoint.load(path)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise ValueError("not a state_dict")
@@ -135,7 +136,7 @@ def _build(net: str, backbone: str | Path | None) -> LPIPSMetric:
     try:
         model.net.load_state_dict(_backbone_state(model, path))
     except Exception as exc:  # any unreadable or mismatched file: report it, never score with random weights
-        return LPIPSMetric(net, reason=f"{path}: {exc}")
+        return LPIPSMetric(net, reason=str(exc) if isinstance(exc, UserError) else f"{path}: {exc}")
     return LPIPSMetric(net, model=model.eval(), backbone_path=path)
 
 

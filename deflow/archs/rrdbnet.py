@@ -70,6 +70,7 @@ class RRDBNet(nn.Module):
         num_block: number of RRDBs (23 in ESRGAN).
         num_grow_ch: growth channels inside a dense block (32 in ESRGAN).
     """
+    MINIMUMS = {"num_in_ch": 1, "num_out_ch": 1, "num_feat": 1, "num_block": 1, "num_grow_ch": 1}
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, scale: int = 4, num_feat: int = 64,
                  num_block: int = 23, num_grow_ch: int = 32):

@@ -1,5 +1,6 @@
 """ActNorm (Glow): a per-channel affine map whose first training batch sets it to zero mean, unit std."""
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from deflow.flow.base import InvertibleLayer
@@ -31,8 +32,17 @@ class ActNorm(InvertibleLayer):
 
     @torch.no_grad()
     def initialize(self, x: torch.Tensor) -> None:
-        mean = x.mean(dim=(0, 2, 3), keepdim=True)
-        std = (x - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True).sqrt()
+        """From the batch of all processes under DDP: every rank then holds the same parameters, as DDP assumes."""
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            mean = x.mean(dim=(0, 2, 3), keepdim=True)
+            dist.all_reduce(mean)
+            mean /= dist.get_world_size()
+            var = (x - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True)
+            dist.all_reduce(var)
+            std = (var / dist.get_world_size()).sqrt()
+        else:
+            mean = x.mean(dim=(0, 2, 3), keepdim=True)
+            std = (x - mean).pow(2).mean(dim=(0, 2, 3), keepdim=True).sqrt()
         self.bias.copy_(-mean)
         self.logs.copy_(-torch.log(std + 1e-6))
         self.initialized.fill_(True)

@@ -53,6 +53,8 @@ class DeFlowNet(nn.Module):
             (deflow.flow.split; False: one prior for both domains, as DeFlow).
         pretrain_encoder: path of ESRGAN RRDB weights for the encoder, or None to start it at random.
     """
+    MINIMUMS = {"in_channels": 1, "L": 1, "K": 1, "hidden_channels": 1, "n_transition": 0, "coupling_eps": 0,
+                "cond_nf": 1, "cond_nb": 1, "cond_gc": 1, "std_init_shift": 0, "quant": 1, "lr_noise_std": 0}
 
     def __init__(self, in_channels: int = 3, L: int = 3, K: int = 16, hidden_channels: int = 64,
                  n_transition: int = 2, split_levels=(1,), coupling_eps: float = 1e-3, cond_nf: int = 64,

@@ -7,9 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deflow import checkpoint
 from deflow.archs.esrgan_keys import basicsr_key
 from deflow.archs.rrdbnet import RRDB
 from deflow.errors import UserError
+from deflow.models.base import inference_weights
 
 
 def tap_indices(num_blocks: int) -> tuple[int, ...]:
@@ -76,13 +78,16 @@ class ConditionEncoder(nn.Module):
 
     def load_pretrained(self, path: str) -> None:
         """Load ESRGAN RRDB weights (BasicSR or original key names, bare or under params/params_ema/
-        state_dict, optionally prefixed by `module.` or `RRDB.`). The HR head is ignored; any weight of this
-        encoder missing from the file or of another shape is a UserError, never a silent random init."""
+        state_dict, optionally prefixed by `module.` or `RRDB.`; or network g of a deflow checkpoint or exported
+        weights file). The HR head is ignored; any weight of this encoder missing from the file or of another shape
+        is a UserError, never a silent random init."""
         if not os.path.isfile(path):
             raise UserError(f"network_g.pretrain_encoder: no such file {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = checkpoint.load(path)
+        if "model" in state or "inference_weights" in state:
+            state = inference_weights(state, "g", path)
         for key in ("params_ema", "params", "state_dict"):
-            if isinstance(state, dict) and key in state:
+            if key in state:
                 state = state[key]
                 break
         renamed = {basicsr_key(re.sub(r"^(module\.)?(RRDB\.)?", "", key)): value for key, value in state.items()}

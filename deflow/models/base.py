@@ -79,13 +79,25 @@ def has_weights(net: nn.Module) -> bool:
 
 
 def network_weights(state: dict, name: str, param_key: str = "params") -> dict | None:
-    """The weights of network `name` in a loaded checkpoint, `module.` prefixes stripped: a deflow checkpoint's nets
-    (its ema for param_key params_ema), a BasicSR file's {params, params_ema}, or a bare state_dict; None if absent."""
+    """The weights of network `name` in a loaded file, `module.` prefixes stripped: a deflow checkpoint's nets (its
+    ema for param_key params_ema), an exported weights file's (the weights inference uses), a BasicSR file's
+    {params, params_ema}, or a bare state_dict; None if absent."""
     if "model" in state:  # a deflow checkpoint
         weights = state["model"]["ema" if param_key == "params_ema" else "nets"].get(name)
+    elif "inference_weights" in state:  # scripts/export_weights.py
+        weights = state["inference_weights"].get(name)
     else:
         weights = state.get(param_key, state)
     return None if weights is None else {k.removeprefix("module."): v for k, v in weights.items()}
+
+
+def inference_weights(state: dict, name: str, path) -> dict:
+    """Network `name`'s weights as inference uses them: the EMA where the file kept one."""
+    has_ema = name in state["model"]["ema"] if "model" in state else "params_ema" in state
+    weights = network_weights(state, name, "params_ema" if has_ema else "params")
+    if not weights:
+        raise UserError(f"{path}: holds no weights for network {name!r}")
+    return weights
 
 
 class BaseModel:
@@ -197,14 +209,17 @@ class BaseModel:
         return loaded
 
     def load_pretrained(self, name: str, path: str, param_key: str = "params", strict: bool = True) -> None:
-        """Start network `name` from trained weights: a deflow checkpoint (nets / ema) or a BasicSR file
-        ({params, params_ema})."""
+        """Start network `name` from trained weights: a deflow checkpoint (nets / ema), an exported .safetensors
+        file or a BasicSR file ({params, params_ema})."""
         weights = network_weights(checkpoint.load(path), name, param_key)
         if weights is None:
             raise UserError(f"{path}: holds no {param_key} weights for network {name!r}")
+        self.load_weights(name, weights, path, strict)
+
+    def load_weights(self, name: str, weights: dict, source, strict: bool = True) -> None:
         try:
             unwrap(self.nets[name]).load_state_dict(weights, strict=strict)
         except RuntimeError as exc:
             detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[1:2])[:300]
-            raise UserError(f"{path}: weights do not fit network_{name} ({detail}); check network_{name} and scale, "
+            raise UserError(f"{source}: weights do not fit network_{name} ({detail}); check network_{name} and scale, "
                             f"or set path.strict_load_{name}: false") from None

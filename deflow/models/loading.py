@@ -5,7 +5,7 @@ from deflow import checkpoint
 from deflow.config import load_options, resolve_options
 from deflow.devices import pick_device
 from deflow.errors import UserError
-from deflow.models.base import has_weights
+from deflow.models.base import has_weights, inference_weights
 from deflow.registry import MODELS, load_plugins
 
 
@@ -14,15 +14,16 @@ def load_for_inference(model_path: str | Path | None, opt_path: str | Path | Non
     """The model in eval mode, with its EMA weights when it kept them.
 
     The options come from `opt_path` when given (model_type, scale and the network sections are enough: BasicSR's
-    test-option files work), else from the checkpoint (every deflow checkpoint stores its options). The weights come
-    from `model_path` (a deflow checkpoint, or a BasicSR {params, params_ema} file with `opt_path`), else from the
+    test-option files work), else from the file (every deflow checkpoint and exported weights file stores them). The
+    weights come from `model_path` (a deflow checkpoint, an exported .safetensors file, or a BasicSR
+    {params, params_ema} file with `opt_path`), else from the
     config's path.pretrain_network_<name>. A network without parameters (a classical pipeline) needs none; one with
     parameters and no weights is an error, never a randomly initialised network."""
     load_plugins()
     state = checkpoint.load(model_path) if model_path is not None else None
     if opt_path is not None:
         opt = load_options(opt_path, training=False)
-    elif state is not None and "options" in state:
+    elif state is not None and state.get("options") is not None:
         opt = resolve_options(state["options"], training=False)
     else:
         raise UserError(f"{model_path}: holds no options; pass the model's config with -opt")
@@ -32,7 +33,8 @@ def load_for_inference(model_path: str | Path | None, opt_path: str | Path | Non
     if state is not None and "model" in state:
         model.load_state(state["model"])
     elif state is not None:
-        model.load_pretrained("g", str(model_path), "params_ema" if "params_ema" in state else "params")
+        for name in model.inference_networks() if "inference_weights" in state else ("g",):
+            model.load_weights(name, inference_weights(state, name, model_path), model_path)
     else:
         loaded = model.load_configured_weights()
         for name in model.inference_networks():

@@ -43,6 +43,7 @@ CASES = {
     "zero_byte": Case("an empty file named .png", "broken"),
     "text_as_png": Case("a text file named .png", "broken"),
     "unreadable": Case("a good PNG without read permission (chmod 000; root reads it anyway)", "broken"),
+    "nan_pixels": Case("a 32-bit float TIFF with NaN and infinite pixels", "broken"),
     "empty_folder": Case("gt/, lq/ and pred/ without any image", "broken", culprit="empty_folder"),
     "grayscale": Case("a one-channel 8-bit PNG", "rule"),
     "gray_alpha": Case("a grayscale PNG with an alpha channel", "rule"),
@@ -127,6 +128,12 @@ def _rgba(path: Path, size) -> None:
     _save(path, rgba)
 
 
+def _nan_tiff(path: Path, size) -> None:
+    img = photo_like(*size, seed=6).astype(np.float32) / 255
+    img[0, 0], img[-1, -1] = np.nan, np.inf
+    cv2.imwrite(str(path), img[:, :, ::-1])
+
+
 def _bytes(make):
     return lambda path, size: path.write_bytes(make(size))
 
@@ -144,6 +151,7 @@ FILE_WRITERS = {
     "rgba": ("zz_bad.png", _rgba),
     "sixteen_bit": ("zz_bad.png", _sixteen_bit),
     "palette": ("zz_bad.png", _mode("P")),
+    "nan_pixels": ("zz_bad.tif", _nan_tiff),
 }
 
 

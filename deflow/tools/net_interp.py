@@ -15,16 +15,7 @@ import torch
 
 from deflow import checkpoint
 from deflow.errors import UserError, user_errors_exit_2
-from deflow.models.base import network_weights
-
-
-def inference_weights(state: dict, name: str, path: str) -> dict:
-    """Network `name`'s EMA weights where the checkpoint kept them, else its weights."""
-    has_ema = name in state["model"]["ema"] if "model" in state else "params_ema" in state
-    weights = network_weights(state, name, "params_ema" if has_ema else "params")
-    if not weights:
-        raise UserError(f"{path}: holds no weights for network {name!r}")
-    return weights
+from deflow.models.base import inference_weights
 
 
 def interpolate(psnr: dict, gan: dict, alpha: float) -> dict:

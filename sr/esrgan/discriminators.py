@@ -25,6 +25,7 @@ class VGGStyleDiscriminator(nn.Module):
         num_feat: width of the first stage (64 in ESRGAN).
         input_size: side of the judged crops, 128 (ESRGAN, DeFlow) or 256 (one stage more).
     """
+    MINIMUMS = {"num_in_ch": 1, "num_feat": 1}
 
     def __init__(self, num_in_ch: int = 3, num_feat: int = 64, input_size: int = 128):
         super().__init__()
@@ -69,6 +70,7 @@ class UNetDiscriminatorSN(nn.Module):
         num_feat: width of the first conv (64 in Real-ESRGAN).
         skip_connection: add the encoder features to the decoder's (Real-ESRGAN: true).
     """
+    MINIMUMS = {"num_in_ch": 1, "num_feat": 1}
 
     def __init__(self, num_in_ch: int = 3, num_feat: int = 64, skip_connection: bool = True):
         super().__init__()

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deflow import checkpoint
 from deflow.errors import UserError
 from deflow.registry import LOSSES
 from metrics.lpips_metric import torchvision_cache_file
@@ -47,7 +48,7 @@ def load_vgg19_features(path: str | None) -> nn.Sequential:
     if not file.is_file():
         raise UserError(f"perceptual loss: no VGG19 ImageNet weights at {file} (nothing is downloaded); copy "
                         f"torchvision's {cached.name} there or set train.perceptual_opt.vgg_weights: FILE")
-    state = torch.load(file, map_location="cpu", weights_only=True)
+    state = checkpoint.load(file)
     features = make_layers(cfgs["E"])
     try:
         features.load_state_dict({k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")})

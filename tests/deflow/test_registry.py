@@ -107,5 +107,5 @@ def test_the_ground_packages_import_nothing_of_the_framework(cli):
     """)
     result = cli("-c", code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == ("['deflow', 'deflow.devices', 'deflow.errors', 'deflow.imageio', "
-                                                      "'deflow.outputs', 'deflow.registry']")
+    assert result.stdout.strip().splitlines()[-1] == ("['deflow', 'deflow.checkpoint', 'deflow.devices', 'deflow.errors', "
+                                                      "'deflow.imageio', 'deflow.outputs', 'deflow.registry']")

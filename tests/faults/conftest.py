@@ -16,10 +16,11 @@ def corpus(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def models(tmp_path_factory) -> dict:
-    """A tiny SR config and checkpoint, a tiny DeFlow checkpoint and a folder of good images."""
+    """Tiny SR and DeFlow configs and checkpoints, and a folder of good images."""
     folder = tmp_path_factory.mktemp("models")
     sr_config = write_tiny_sr_config(folder / "sr")
     sr_root = train(load_options(sr_config, ["train.total_iter=1", "val.val_freq=null"]))
-    deflow_root = train(load_options(write_tiny_deflow_config(folder / "deflow"), ["train.total_iter=1"]))
-    return {"sr_config": sr_config, "sr": checkpoint.latest(sr_root / "checkpoints"),
+    deflow_config = write_tiny_deflow_config(folder / "deflow")
+    deflow_root = train(load_options(deflow_config, ["train.total_iter=1"]))
+    return {"sr_config": sr_config, "sr": checkpoint.latest(sr_root / "checkpoints"), "deflow_config": deflow_config,
             "deflow": checkpoint.latest(deflow_root / "checkpoints"), "good": write_good(folder / "images")}

@@ -10,6 +10,7 @@ from deflow.tools.bad_inputs import CASES
 from tests.conftest import call_main
 from tests.faults.checks import assert_one_line_error, file_identities, missing_or_replaced
 from tests.faults.commands import COMMANDS
+from tests.faults.record import record
 
 RUNS = [(command, case) for command in COMMANDS for case in command.outcomes()]
 
@@ -38,6 +39,8 @@ def test_a_bad_input_is_read_by_rule_or_ends_in_one_line_keeping_earlier_outputs
     shutil.copytree(good_runs(command), out)
     before = file_identities(out)
     code, _, err = call_main(command.function(), *command.argv(corpus[case], out, models))
+    record("bad inputs", command=command.name, case=case, expected=command.outcomes()[case], exit=code,
+           traceback="Traceback" in err, earlier_outputs_kept=not missing_or_replaced(before, out))
     if command.outcomes()[case] == "ok":
         assert code == 0 and "Traceback" not in err, err
     else:

@@ -199,3 +199,17 @@ def test_a_file_the_system_refuses_to_read_is_named_as_such_not_as_corrupt(tmp_p
     with pytest.raises(UserError, match="permission denied") as caught:
         read_image(path)
     assert "corrupt" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_killed_runs_hidden_folder_is_removed_by_the_next_run(models, corpus, tmp_path):
+    from deflow.outputs import staged_folder
+
+    out = tmp_path / "out"
+    abandoned = out / ".partial-999999999-x"  # no such process
+    abandoned.mkdir(parents=True)
+    (abandoned / "half.png").write_bytes(b"")
+    alive = out / f".partial-{os.getpid()}-y"  # a run still going (this process) keeps its folder
+    alive.mkdir()
+    with staged_folder(out, "--out") as stage:
+        (stage / "done.png").write_bytes(b"x")
+    assert sorted(p.name for p in out.iterdir()) == [alive.name, "done.png"]

@@ -1,0 +1,48 @@
+"""DDP (2 processes, gloo, as torchrun starts them): a run stopped and resumed ends bitwise equal to the uninterrupted
+run, because every rank's generators are saved and restored; another number of processes is refused in one line."""
+import os
+
+import pytest
+import torch
+
+from deflow import checkpoint
+from tests.deflow.test_exact_resume import leaves
+from tests.faults.checks import assert_one_line_error
+from tests.faults.record import record
+
+
+def torchrun(config, root, *args, cli):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "deflow.train",
+                 "-opt", config, "--set", f"path.experiments_root={root}", "--set", "val.val_freq=null",
+                 "--set", "logger.save_checkpoint_freq=4", "--set", "train.total_iter=8", *args, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
+@pytest.mark.parametrize("config_fixture", ["tiny_sr_config", "tiny_deflow_config"])
+def test_a_two_process_run_resumes_bitwise(config_fixture, request, tmp_path, cli, main_in_process):
+    config = request.getfixturevalue(config_fixture)
+    straight = torchrun(config, tmp_path / "straight", cli=cli)
+    split = torchrun(config, tmp_path / "split", "--set", "train.total_iter=4", cli=cli)
+    torchrun(config, split, "--resume", "auto", cli=cli)
+    a, b = (checkpoint.load(root / "checkpoints" / "iter_00000008.pth") for root in (straight, split))
+    assert len(a["rng"]) == 2 and not torch.equal(a["rng"][0]["torch"], a["rng"][1]["torch"])
+    a.pop("options"), b.pop("options")
+    a, b = dict(leaves(a)), dict(leaves(b))
+    assert a.keys() == b.keys()
+    differing = [path for path, value in a.items()
+                 if not (torch.equal(value, b[path]) if torch.is_tensor(value) else value == b[path])]
+    record("DDP resume", model_type=config_fixture,
+           processes=2, identical=not differing)
+    assert not differing, f"differ after a 2-process resume: {differing[:5]}"
+
+    # one process cannot continue what two started: refused before any work, in one line
+    from deflow.train import main
+
+    code, _, err = main_in_process(main, "-opt", config, "--set", f"path.experiments_root={split}",
+                                   "--set", "train.total_iter=12", "--resume", "auto")
+    assert_one_line_error(code, err, "2 process", "torchrun --nproc_per_node=2")
+    record("DDP resume", model_type=config_fixture, processes="2 -> 1", identical="refused in one line")
+    assert checkpoint.latest(split / "checkpoints").name == "iter_00000008.pth"
