@@ -39,6 +39,7 @@ def train(opt: dict, resume: str | None = None) -> Path:
     # 1. processes, device, experiment folder
     if not MODELS.get(opt["model_type"]).TRAINED:
         raise UserError(f"{opt['model_type']} has nothing to train; evaluate it with scripts/test_sr.py -opt CONFIG")
+    owns_group = not (dist.is_available() and dist.is_initialized())
     rank, world, device = setup_processes(opt)
     amp = amp_dtype(opt["train"]["amp"], device)
     root = Path(opt["path"]["experiments_root"])
@@ -124,6 +125,8 @@ def train(opt: dict, resume: str | None = None) -> Path:
     finally:
         if rank == 0:
             lock.release()
+        if world > 1 and owns_group:  # a process group left to the interpreter's exit can abort it (gloo)
+            dist.destroy_process_group()
 
 
 # ---------------------------------------------------------------- 1. processes and device

@@ -173,12 +173,14 @@ class Bench:
         checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
         step = f"sr {method} seed {seed}"
         if not checkpoint.exists():
-            sets = {"name": f"sr_bench_{method}_seed{seed}", "manual_seed": seed,
-                    "datasets.train.dataroot_gt": self.photos("clean"), "datasets.train.dataroot_lq": lr_dir,
-                    "datasets.val.dataroot_gt": self.photos("clean"), "datasets.val.dataroot_lq": lr_dir,
-                    "train.total_iter": iters, "train.scheduler.milestones": [iters * 3 // 4],
-                    "logger.save_checkpoint_freq": max(100, iters // 3), "path.experiments_root": root}
-            self.run_logged(f"{step} training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", self.configs["sr"],
+            own = METHODS[method].sr_training
+            config, sets = own(self, iters) if own else (self.configs["sr"], {
+                "datasets.train.dataroot_gt": self.photos("clean"), "datasets.train.dataroot_lq": lr_dir,
+                "datasets.val.dataroot_gt": self.photos("clean"), "datasets.val.dataroot_lq": lr_dir,
+                "train.scheduler.milestones": [iters * 3 // 4]})
+            sets = {"name": f"sr_bench_{method}_seed{seed}", "manual_seed": seed, "train.total_iter": iters,
+                    "logger.save_checkpoint_freq": max(100, iters // 3), "path.experiments_root": root, **sets}
+            self.run_logged(f"{step} training ({iters} it)", [self.py, "-m", "deflow.train", "-opt", config,
                                                               "--resume", "auto", *overrides(sets)],
                             f"sr_{self.key(method)}_seed{seed}_it{iters}")
         scores_dir = self.run_dir("eval", method, seed)

@@ -8,6 +8,10 @@
     deflow       the bicubic LR translated by DeFlow (--deflow-config) trained on the bicubic LR of the clean photos
                  (clean domain) against the real domain
     oracle       the true camera
+    dasr         no pairs: DASR (sr/dasr) trained blind on the clean photos under random degradations
+                 (deflow/bench/confs/dasr-bench-x2.yml: anisotropic blur and noise, DASR's general setting at x2),
+                 scored on the camera's test LR like the others; its LR folder (for the realism columns) is one draw
+                 of those degradations
 
 and DeFlow's ablation (--ablation): deflow_plain (the paper's DeFlow: no content shift, shared split priors, heat
 1), then each switch alone: deflow_content_shift, deflow_split_prior, deflow_heat_auto (translate --heat auto).
@@ -17,6 +21,7 @@ A new method is one entry of METHODS. Each function takes the `Bench` (benchmark
 import statistics
 from dataclasses import dataclass
 from functools import partial
+from importlib.resources import files
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +37,7 @@ from degradations.noise import gaussian_noise
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
 from metrics.realism.nlf import estimate_nlf, fit_variance_line
+from sr.dasr.degrade import build_pipeline
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,8 @@ class Method:
     train: Callable[..., None] | None = None
     folder: Callable[..., str] | None = None
     ablation: bool = False  # run with --ablation (or when named in --methods)
+    sr_training: Callable[..., tuple] | None = None  # (bench, iters) -> (config, its --set options): a model of its
+    # own instead of --sr-config on the method's pairs (a blind model that degrades the clean photos itself)
 
 
 def bicubic_lr(bench, seed: int, folder: Path) -> Path:
@@ -59,6 +67,23 @@ def oracle_lr(bench, seed: int, folder: Path) -> Path:
 def realesrgan_lr(bench, seed: int, folder: Path) -> Path:
     return bench.degrade(Pipeline.from_name_or_file("realesrgan", 2), "clean", folder, seed,
                          f"realesrgan LR seed {seed}")
+
+
+DASR_CONFIG = files("deflow.bench") / "confs/dasr-bench-x2.yml"
+
+
+def dasr_lr(bench, seed: int, folder: Path) -> Path:
+    pipeline = build_pipeline(load_options(DASR_CONFIG)["train"]["degradation"], 2)
+    return bench.degrade(pipeline, "clean", folder, seed, f"dasr random degradations seed {seed}")
+
+
+def dasr_training(bench, iters: int) -> tuple[Path, dict]:
+    """DASR's two stages in the same iteration budget as the paired methods: 5/11 encoder alone (DASR: 100 of 600
+    epochs, more here because the contrastive stage is cheap), the learning rates falling as in the config."""
+    encoder = iters * 5 // 11
+    return DASR_CONFIG, {"datasets.train.dataroot_gt": bench.photos("clean"), "train.encoder_iters": encoder,
+                         "train.scheduler_e.milestones": [max(1, encoder * 3 // 5)],
+                         "train.scheduler_g.milestones": [encoder + (iters - encoder) * 2 // 3]}
 
 
 # ---------------------------------------------------------------- white_noise
@@ -207,6 +232,7 @@ METHODS = {
     "realesrgan": Method(realesrgan_lr),
     "deflow": deflow_method("deflow"),
     "oracle": Method(oracle_lr),
+    "dasr": Method(dasr_lr, sr_training=dasr_training),
     # the ablation (--ablation): DeFlow as the paper has it, then each of deflow's switches alone
     "deflow_plain": deflow_method("deflow_plain", "plain", PLAIN, "1.0", ablation=True),
     "deflow_content_shift": deflow_method("deflow_content_shift", "content_shift",

@@ -62,9 +62,12 @@ def list_bursts(input_dir: Path) -> list[Path]:
 
 def read_burst(folder: Path) -> torch.Tensor:
     """(T, 3, H, W): the frames of one burst, in file-name order."""
-    frames = [read_image(path) for path in list_images(folder)]
-    if any(f.shape != frames[0].shape for f in frames):
-        raise UserError(f"{folder}: the frames of a burst must all have one size")
+    paths = list_images(folder)
+    frames = [read_image(path) for path in paths]
+    for path, frame in zip(paths, frames):
+        if frame.shape != frames[0].shape:
+            raise UserError(f"{path}: is {frame.shape[2]}x{frame.shape[1]} but {paths[0].name} is "
+                            f"{frames[0].shape[2]}x{frames[0].shape[1]}; the frames of a burst must all have one size")
     return torch.stack(frames)
 
 

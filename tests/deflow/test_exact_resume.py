@@ -9,7 +9,29 @@ from deflow.registry import MODELS, load_plugins
 from deflow.trainer import train
 
 CONFIGS = {"SRModel": "tiny_sr_config", "DeFlowModel": "tiny_deflow_config", "ToyTwoStageModel": "toy_two_stage_config",
-           "ESRGANModel": "tiny_esrgan_config"}
+           "ESRGANModel": "tiny_esrgan_config", "BurstHybridModel": "tiny_burst_hybrid_config",
+           "DASRModel": "tiny_dasr_config", "BlindSRModel": "tiny_blindsr_config"}
+
+
+@pytest.fixture
+def tiny_burst_hybrid_config(tmp_path):
+    from tests.sr.multiframe.bursts import write_tiny_burst_hybrid_config
+
+    return write_tiny_burst_hybrid_config(tmp_path)
+
+
+@pytest.fixture
+def tiny_dasr_config(tmp_path):
+    from tests.sr.dasr.conftest import write_tiny_dasr_config
+
+    return write_tiny_dasr_config(tmp_path)
+
+
+@pytest.fixture
+def tiny_blindsr_config(tmp_path):
+    from tests.sr.dasr.conftest import write_tiny_dasr_config
+
+    return write_tiny_dasr_config(tmp_path, "BlindSRModel")
 
 
 def leaves(tree, prefix=""):

@@ -156,7 +156,7 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 
 
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
-    main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle"]
+    main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle", "dasr"]
     arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto"]
     assert list(METHODS) == main + arms
     assert parse_args([]).methods == main
