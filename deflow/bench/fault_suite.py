@@ -28,14 +28,18 @@ def summary(rows: list[dict], pytest_line: str, minutes: float) -> str:
     lines = [f"# Fault suite ({minutes:.1f} min): {pytest_line}", ""]
     bad = sections.pop("bad inputs", [])
     if bad:
-        per_command = defaultdict(lambda: [0, 0, 0])
+        per_command = defaultdict(lambda: [0, 0, 0, 0])
         for row in bad:
             counts = per_command[row["command"]]
+            failing = row["expected"] == "error"
             counts[0] += 1
-            counts[1] += row["traceback"]
-            counts[2] += not row["earlier_outputs_kept"]
-        lines += ["## bad inputs", "", "| command | cases | tracebacks | earlier outputs lost |", "| --- | --- | --- | --- |"]
-        lines += [f"| {name} | {n} | {tb} | {lost} |" for name, (n, tb, lost) in sorted(per_command.items())]
+            counts[1] += failing and row["exit"] == 2
+            counts[2] += row["traceback"]
+            counts[3] += failing and not row["earlier_outputs_kept"]
+        lines += ["## bad inputs", "", "| command | cases | one-line errors (exit 2) | tracebacks | earlier outputs lost "
+                  "by a failing run |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {name} | {n} | {errors} | {tb} | {lost} |"
+                  for name, (n, errors, tb, lost) in sorted(per_command.items())]
         lines.append("")
     for section, section_rows in sections.items():
         keys = list(dict.fromkeys(k for row in section_rows for k in row))
