@@ -20,7 +20,7 @@ from tests.faults.record import record
 from tests.faults.test_kill_resume import FULL
 
 SHIPPED = sorted([*ROOT.glob("confs/**/*.yml"), *ROOT.glob("deflow/bench/confs/*.yml")])
-CASES_OPTIONS, CASES_RUNS = (600, 240) if FULL else (150, 120)
+CASES_OPTIONS, CASES_RUNS = (600, 240) if FULL else (150, 40)
 RUN_CONFIGS = ("tiny_sr_config", "tiny_deflow_config", "tiny_esrgan_config")
 
 
