@@ -43,7 +43,8 @@ def write_atomic(path: Path, write) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        raise UserError(f"{path}: could not be written ({exc.strerror or exc}); a file already there is intact") from None
+        raise UserError(f"{path}: could not be written ({exc.strerror or exc}); a file already there is "
+                        "intact") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -87,7 +88,8 @@ def _load_safetensors(path: Path, map_location) -> dict:
     try:
         options = json.loads(metadata.get("options", "null"))
     except json.JSONDecodeError:
-        raise UserError(f"{path}: its metadata options are not JSON; export it again with scripts/export_weights.py") from None
+        raise UserError(f"{path}: its metadata options are not JSON; export it again with "
+                        "scripts/export_weights.py") from None
     return {"inference_weights": weights, "options": options}
 
 

@@ -159,12 +159,15 @@ def quantize_op(x, params, ctx):
     sigma=0.8, length=6.0)
 def psf_blur_op(x, params, ctx):
     """Spatially variant blur with a planted PSF field: 'radial' (Gaussian, std sigma_center ->
-    sigma_edge) or 'coma' (core std sigma, tail up to `length` px at the corners) on a grid x grid field."""
+    sigma_edge) or 'coma' (core std sigma, tail up to `length` px at the corners) on a grid x grid field, or a
+    field file (a path ending in .safetensors, e.g. one fitted by scripts/psf_transfer.py; grid and size unused)."""
     grid, size = (params["grid"], params["grid"]), params["size"]
-    if params["field"] == "radial":
+    if str(params["field"]).endswith(".safetensors"):
+        field = psf.load_psf_field(params["field"])[0]
+    elif params["field"] == "radial":
         field = psf.radial_gaussian_field(grid, size, params["sigma_center"], params["sigma_edge"])
     elif params["field"] == "coma":
         field = psf.coma_field(grid, size, params["sigma"], params["length"])
     else:
-        raise UserError(f"psf_blur: field must be 'radial' or 'coma', got {params['field']!r}")
+        raise UserError(f"psf_blur: field must be 'radial', 'coma' or a .safetensors file, got {params['field']!r}")
     return psf.apply_psf_field(x, field)

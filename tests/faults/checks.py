@@ -31,9 +31,18 @@ def file_identities(folder: Path) -> dict[str, tuple]:
     return {str(p.relative_to(folder)): identity(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def kept_places(folder: Path, name: str):
+    """Where file `name` of `folder` may be now: in place, or moved with its run to a `<run>_archived_*` sibling of
+    the run's folder (a new training run does that), the run's folder being `folder` or any folder inside it."""
+    parts = Path(name).parts
+    yield folder / name
+    for depth in range(len(parts)):
+        run = folder.joinpath(*parts[:depth])
+        for archived in sorted(run.parent.glob(f"{run.name}_archived_*")):
+            yield archived.joinpath(*parts[depth:])
+
+
 def missing_or_replaced(before: dict[str, tuple], folder: Path) -> list[str]:
-    """The files of `before` that are no longer the same files under `folder`, nor under a `<folder>_archived_*`
-    sibling (where a new training run moves the previous one)."""
-    places = [folder, *sorted(folder.parent.glob(f"{folder.name}_archived_*"))]
+    """The files of `before` that are no longer the same files under `folder` or where a new run moved them."""
     return [name for name, was in before.items()
-            if not any((place / name).is_file() and identity(place / name) == was for place in places)]
+            if not any(place.is_file() and identity(place) == was for place in kept_places(folder, name))]

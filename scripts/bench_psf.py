@@ -1,0 +1,4 @@
+from sr.psf.bench import main
+
+if __name__ == "__main__":
+    main()
