@@ -25,6 +25,12 @@ class BurstFusion(nn.Module):
     def fuse(self, frames: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def settings(self) -> dict:
+        """Everything that determines the output besides the input: the type and every option, as set now."""
+        options = {k: v for k, v in vars(self).items()
+                   if k != "training" and not k.startswith("_") and isinstance(v, (bool, int, float, str))}
+        return {"type": type(self).__name__, **options}
+
     def forward(self, bursts: torch.Tensor) -> dict:
         out = {"image": [], "count": [], "confidence": [], "keep": []}
         for frames in bursts:

@@ -18,9 +18,11 @@ class SyntheticBurstDataset(Dataset):
     (`camera`: CameraParams fields; its scale is the dataset's).
 
     Train phase: a random crop (gt_size plus the motion margin) with flips / rotations, a random burst; all drawn
-    from (manual_seed, k). Val phase: the centre crop (gt_size, or the whole photo if null), one fixed burst per
-    photo. Items: {'lq': (T, 3, h, w), or (3, h, w) the reference frame alone with single_frame, 'gt': (3, h * scale,
-    w * scale), 'lq_path', 'gt_path': the photo's path}.
+    from (manual_seed, k), with k taken modulo `num_bursts` when that is set (a fixed pool of training bursts that
+    repeats every num_bursts samples, so that BurstHybridModel fuses each once: its train.fusion_cache). Val phase:
+    the centre crop (gt_size, or the whole photo if null), one fixed burst per photo. Items: {'lq': (T, 3, h, w),
+    or (3, h, w) the reference frame alone with single_frame, 'gt': (3, h * scale, w * scale), 'lq_path',
+    'gt_path': the photo's path}.
     """
 
     OPTIONS = {
@@ -34,6 +36,8 @@ class SyntheticBurstDataset(Dataset):
         "use_hflip": Key(bool, True, "random horizontal flips (train)"),
         "use_rot": Key(bool, True, "random vertical flips and 90-degree rotations (train)"),
         "cache_images": Key(bool, False, "keep decoded photos in memory (per worker process)"),
+        "num_bursts": Key((int, type(None)), None, "train: a fixed pool of this many bursts, sample k being burst "
+                          "k mod num_bursts; null: a new burst for every sample", minimum=1),
     }
 
     def __init__(self, opt: dict):
@@ -58,6 +62,8 @@ class SyntheticBurstDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, k: int) -> dict:
+        if self.gt_size and self.opt["num_bursts"]:
+            k %= self.opt["num_bursts"]
         path = self.paths[k % len(self.paths)]
         photo = self.load(path)
         rng = item_rng(self.opt, k)

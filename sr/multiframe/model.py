@@ -6,13 +6,19 @@
   HR pixel) and bicubic reference frame feed a learned refiner (`network_g`, BurstRefiner) trained with a pixel loss
   on synthetic bursts (SyntheticBurstDataset), the "classical fusion -> learned refiner" hybrid of DBSR-style burst SR
   (Bhat et al., CVPR 2021) kept to a single-image network, as the IPOL Handheld pipeline (Lafenetre et al. 2023)
-  keeps its deblurring a separate stage.
+  keeps its deblurring a separate stage. The fusion has no parameters, so with a fixed pool of training bursts
+  (SyntheticBurstDataset.num_bursts) each is fused once: `train.fusion_cache` keeps that many fused bursts in memory,
+  keyed by the burst's bytes and the fusion's settings, and a slow fusion (BTVL1) costs one pass over the pool.
 Validation, the pixel loss and EMA are SRModel's.
 """
+import hashlib
+import json
+
 import torch
 import torch.nn.functional as F
 
 from deflow.registry import ARCHS, MODELS
+from deflow.schema import Key
 from sr.pixel.model import SRModel
 
 
@@ -45,6 +51,12 @@ class BurstFusionModel(SRModel):
 class BurstHybridModel(BurstFusionModel):
     NETWORKS = ("f", "g")
     TRAINED = ("g",)
+    OPTIONS = {"train": {
+        **SRModel.OPTIONS["train"],
+        "fusion_cache": Key(int, 0, "fused training bursts kept in memory (oldest dropped first), keyed by the "
+                            "burst's bytes and network_f's settings; set it to the train set's num_bursts. 0: none",
+                            minimum=0),
+    }}
     EXAMPLE_SECTIONS = {"network_f": {"type": "ShiftAndAdd"}, "network_g": {"type": "BurstRefiner"},
                         "train.optim_g": {"type": "Adam"}, "datasets": {"train": {"type": "SyntheticBurstDataset"}}}
 
@@ -52,20 +64,43 @@ class BurstHybridModel(BurstFusionModel):
         super().__init__(opt, device)
         net_opt = dict(opt["network_f"])
         self.nets["f"] = ARCHS.get(net_opt.pop("type"))(**net_opt).to(device)
+        self.cache_size = opt["train"]["fusion_cache"]
+        self.cache: dict[str, dict] = {}
 
     def fusion(self, bursts: torch.Tensor) -> dict:
         return self.nets["f"](bursts)
 
+    def cache_key(self, burst: torch.Tensor) -> str:
+        """A digest of one burst's dtype, shape and bytes and of the fusion's current settings."""
+        digest = hashlib.sha256(json.dumps(self.nets["f"].settings(), sort_keys=True).encode())
+        digest.update(f"{burst.dtype}{tuple(burst.shape)}".encode())
+        digest.update(burst.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def cached_fusion(self, bursts: torch.Tensor) -> dict:
+        """`fusion`, with each burst's output looked up in (or added to) the cache of `train.fusion_cache` entries."""
+        keys = [self.cache_key(burst) for burst in bursts]
+        missing = [i for i, key in enumerate(keys) if key not in self.cache]
+        if missing:
+            fused = self.fusion(bursts[missing])
+            for j, i in enumerate(missing):
+                self.cache[keys[i]] = {name: value[j].cpu() for name, value in fused.items()}
+        entries = [self.cache[key] for key in keys]
+        while len(self.cache) > self.cache_size:
+            del self.cache[next(iter(self.cache))]
+        return {name: torch.stack([e[name] for e in entries]).to(bursts.device) for name in entries[0]}
+
     @torch.no_grad()
-    def refiner_inputs(self, bursts: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], dict]:
+    def refiner_inputs(self, bursts: torch.Tensor, cached: bool = False) -> tuple[tuple[torch.Tensor, ...], dict]:
         """((fused (N, 3, H, W), confidence (N, 1, H, W), reference frame (N, 3, h, w)); the fusion's output). The
-        confidence is the sample count over the count expected per HR pixel (frames used / scale^2)."""
-        fused = self.fusion(bursts)
+        confidence is the sample count over the count expected per HR pixel (frames used / scale^2); `cached`: the
+        fusion through the cache (training)."""
+        fused = self.cached_fusion(bursts) if cached and self.cache_size else self.fusion(bursts)
         expected = (fused["keep"].sum(1).float() / self.scale ** 2).reshape(-1, 1, 1, 1)
         return (fused["image"], fused["count"] / expected, bursts[:, 0]), fused
 
     def forward_train(self, batch: dict) -> dict:
-        return {"sr": self.nets["g"](*self.refiner_inputs(batch["lq"])[0])}
+        return {"sr": self.nets["g"](*self.refiner_inputs(batch["lq"], cached=True)[0])}
 
     @torch.no_grad()
     def restore(self, bursts: torch.Tensor) -> tuple[torch.Tensor, dict]:
