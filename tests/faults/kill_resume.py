@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 from tests.deflow.test_exact_resume import leaves
 
 DRIVER = "tests.faults.slow_save_train"
+TWO_PROCESSES = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")  # a launcher: DDP on gloo
 
 
 def training_args(config: Path, root: Path, total: int) -> list[str]:
@@ -22,11 +23,12 @@ def training_args(config: Path, root: Path, total: int) -> list[str]:
     return ["-opt", str(config), *[arg for s in sets for arg in ("--set", s)]]
 
 
-def start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
-    """The training in a session of its own (killed as a group), its stderr into `log` (a pipe could fill)."""
+def start(args: list[str], env: dict, log: Path, launcher: tuple = ()) -> subprocess.Popen:
+    """The training (under `launcher`, e.g. TWO_PROCESSES) in a session of its own, killed as a group, its stderr
+    into `log` (a pipe could fill)."""
     with open(log, "wb") as stderr:
-        return subprocess.Popen([sys.executable, "-m", DRIVER, *args], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                stderr=stderr, start_new_session=True)
+        return subprocess.Popen([sys.executable, *launcher, "-m", DRIVER, *args], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
 
 
 def wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout: float = 300) -> None:
@@ -41,12 +43,37 @@ def wait_for(condition, process: subprocess.Popen, log: Path, what: str, timeout
         time.sleep(0.01)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc): torchrun's workers may sit in sessions of their own."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def kill_9(process: subprocess.Popen) -> None:
+    """SIGKILL to the training's process group and to every process below it, at once."""
+    below = descendants(process.pid)
     os.killpg(process.pid, signal.SIGKILL)
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     process.wait()
 
 
-def killed_chain(config: Path, root: Path, total: int, points: list[tuple[int, str]]) -> list[dict]:
+def killed_chain(config: Path, root: Path, total: int, points: list[tuple[int, str]],
+                 launcher: tuple = ()) -> list[dict]:
     """Train to `total`, killed with SIGKILL at each (iteration, how) of `points` and resumed with --resume auto
     after each kill. how = "after": as soon as iter_<iteration>.pth exists (the kill lands somewhere in a later
     iteration); "writing": in the middle of writing iter_<iteration>.pth. Returns one record per kill."""
@@ -62,7 +89,8 @@ def killed_chain(config: Path, root: Path, total: int, points: list[tuple[int, s
         env = {**os.environ, "OMP_NUM_THREADS": "1", "DEFLOW_SLOW_SAVE": name if how == "writing" else "",
                "DEFLOW_SLOW_SAVE_MARKER": str(marker)}
         marker.unlink(missing_ok=True)
-        process = start([*training_args(config, root, total), *(["--resume", "auto"] if index else [])], env, log)
+        process = start([*training_args(config, root, total), *(["--resume", "auto"] if index else [])], env, log,
+                        launcher)
         if how == "writing":
             wait_for(marker.exists, process, log, f"the write of {name}")
         else:
@@ -73,14 +101,15 @@ def killed_chain(config: Path, root: Path, total: int, points: list[tuple[int, s
         records.append({"point": iteration, "how": how, "last_checkpoint": landed.name if landed else None,
                         "temporary_left": bool(temporaries)})
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    process = start([*training_args(config, root, total), "--resume", "auto"], env, log)
+    process = start([*training_args(config, root, total), "--resume", "auto"], env, log, launcher)
     assert process.wait(timeout=600) == 0, log.read_text()[-3000:]
     return records
 
 
-def uninterrupted(config: Path, root: Path, total: int) -> None:
-    result = subprocess.run([sys.executable, "-m", "deflow.train", *training_args(config, root, total)], cwd=ROOT,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=600)
+def uninterrupted(config: Path, root: Path, total: int, launcher: tuple = ()) -> None:
+    result = subprocess.run([sys.executable, *launcher, "-m", "deflow.train", *training_args(config, root, total)],
+                            cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
