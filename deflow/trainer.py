@@ -100,14 +100,14 @@ def train(opt: dict, resume: str | None = None) -> Path:
             t.iteration += 1
             t.items_drawn += batch_size * world
             bar.update(1)
-            lr = t.optimizers[t.model.TRAINED[0]].param_groups[0]["lr"]  # this iteration's, before the schedule steps
+            lrs = {name: o.param_groups[0]["lr"] for name, o in t.optimizers.items()}  # this iteration's, before the step
             for scheduler in t.schedulers.values():
                 if scheduler is not None:
                     scheduler.step()
             guard(t, bad, batch, root / "checkpoints", train_opt["max_nonfinite"])
             running.add(losses)
             if t.iteration % log_cfg["print_freq"] == 0 or t.iteration == total_iter:
-                log_losses(running.take(world, device), lr, t, bar, writer)
+                log_losses(running.take(world, device), lrs, t, bar, writer)
             if val_freq and (t.iteration % val_freq == 0 or t.iteration == total_iter):
                 validate_and_keep_best(t, val_sets, opt, epoch_len, rank, world, device, writer)
             if t.iteration % log_cfg["save_checkpoint_freq"] == 0 or t.iteration == total_iter:
@@ -283,13 +283,16 @@ class RunningLosses:
         return means
 
 
-def log_losses(means: dict[str, float], lr: float, t: Training, bar, writer) -> None:
-    log.info("iter %d  lr %.3e  %s", t.iteration, lr, "  ".join(f"{n} {v:.4g}" for n, v in means.items()))
+def log_losses(means: dict[str, float], lrs: dict[str, float], t: Training, bar, writer) -> None:
+    """One log line: the learning rate of each trained network ("lr" alone for one network), then the losses."""
+    rates = "  ".join(f"lr {v:.3e}" if len(lrs) == 1 else f"lr_{n} {v:.3e}" for n, v in lrs.items())
+    log.info("iter %d  %s  %s", t.iteration, rates, "  ".join(f"{n} {v:.4g}" for n, v in means.items()))
     bar.set_postfix({n: f"{v:.4g}" for n, v in means.items()})
     if writer:
         for n, v in means.items():
             writer.add_scalar(f"losses/{n}", v, t.iteration)
-        writer.add_scalar("lr", lr, t.iteration)
+        for n, v in lrs.items():
+            writer.add_scalar("lr" if len(lrs) == 1 else f"lr/{n}", v, t.iteration)
 
 
 def validate_and_keep_best(t: Training, val_sets: dict, opt: dict, epoch_len: int, rank: int, world: int,

@@ -60,6 +60,20 @@ def test_the_logged_lr_is_the_one_the_iteration_used(tiny_sr_config):
     assert "iter 1  lr 5.000e-04" in out and "iter 2  lr 1.000e-03" in out, out  # warm-up over 2 iterations
 
 
+def test_each_trained_network_logs_its_own_lr(toy_two_stage_config):
+    import re
+
+    from deflow.config import load_options
+    from deflow.trainer import train
+
+    root = train(load_options(toy_two_stage_config, ["logger.print_freq=1", "train.total_iter=3"]))
+    lines = [line for line in (root / "train.log").read_text().splitlines() if " INFO iter " in line]
+    rates = [dict(re.findall(r"lr_(\w) (\S+)", line)) for line in lines]
+    # g: StepLR(step 2, gamma 0.5); d: its own StepLR(step 1, gamma 0.9), both stepped after every iteration
+    assert [r["g"] for r in rates] == ["1.000e-02", "1.000e-02", "5.000e-03"], lines
+    assert [r["d"] for r in rates] == ["1.000e-02", "9.000e-03", "8.100e-03"], lines
+
+
 def test_the_final_message_names_only_folders_that_exist(tiny_sr_config):
     code, out, err = call_main(main_of(TRAIN), "-opt", tiny_sr_config, "--set", "train.total_iter=1",
                                "--set", "val.val_freq=null")
