@@ -4,7 +4,7 @@ carries where it lies."""
 import torch
 from torch.utils.data import Dataset
 
-from deflow.data.folders import ImageLoader, item_rng, pair_by_name, with_defaults
+from deflow.data.folders import ImageLoader, check_min_size, is_train, item_rng, pair_by_name, with_defaults
 from deflow.errors import UserError
 from deflow.imageio import image_size
 from deflow.registry import DATASETS
@@ -38,9 +38,9 @@ class PSFCalibrationDataset(Dataset):
             raise UserError(f"{odd}: is {ow}x{oh} but {first} is {w}x{h}; calibration images must all have one size "
                             "(the sensor's)")
         self.size = sizes[first]
-        self.crop = opt["crop_size"] if opt.get("phase", "train") == "train" else None
-        if self.crop and self.crop > min(self.size):
-            raise UserError(f"crop_size {self.crop} is larger than the calibration images ({self.size[1]}x{self.size[0]})")
+        self.crop = opt["crop_size"] if is_train(opt) else None
+        if self.crop:
+            check_min_size(first, self.size, self.crop, "crop_size")
         self.load = ImageLoader(opt["cache_images"])
 
     def __len__(self) -> int:

@@ -3,8 +3,8 @@ photos -> unprocess -> the field's blur (cached per image, whole frame) -> senso
 import torch
 from torch.utils.data import Dataset
 
-from deflow.data.folders import ImageLoader, item_rng, with_defaults
-from deflow.imageio import list_images
+from deflow.data.folders import ImageLoader, check_min_size, is_train, item_rng, with_defaults
+from deflow.imageio import image_size, list_images
 from deflow.psf.synthetic import build_isp
 from deflow.registry import DATASETS
 from deflow.schema import REQUIRED, Key
@@ -36,7 +36,10 @@ class PSFPairDataset(Dataset):
         self.isp = build_isp(opt["isp"])
         self.load = ImageLoader(True)
         self.blurred: dict[int, torch.Tensor] = {}
-        self.train = opt.get("phase", "train") == "train" and opt["gt_size"]
+        self.train = is_train(opt) and opt["gt_size"]
+        if self.train:
+            for path in self.paths:
+                check_min_size(path, image_size(path), opt["gt_size"], "gt_size")
 
     def __len__(self) -> int:
         return len(self.paths)
