@@ -73,6 +73,31 @@ def _fixed_threads():
     yield
 
 
+def leaves(tree, prefix=""):
+    """(path, value) of every leaf of nested dicts and lists, e.g. ("/model/nets/g/conv.weight", tensor)."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from leaves(value, f"{prefix}/{key}")
+    elif isinstance(tree, (list, tuple)):
+        for index, value in enumerate(tree):
+            yield from leaves(value, f"{prefix}/{index}")
+    else:
+        yield prefix, tree
+
+
+def checkpoint_differences(a_path: Path, b_path: Path) -> list[str]:
+    """The leaves of two checkpoints (all but the options) that are not equal: [] when resume was exact."""
+    from deflow import checkpoint
+
+    a, b = checkpoint.load(a_path), checkpoint.load(b_path)
+    a.pop("options"), b.pop("options")
+    a, b = dict(leaves(a)), dict(leaves(b))
+    if a.keys() != b.keys():
+        return sorted(a.keys() ^ b.keys())
+    return [path for path, value in a.items()
+            if not (torch.equal(value, b[path]) if torch.is_tensor(value) else value == b[path])]
+
+
 def call_main(main, *args) -> tuple[int, str, str]:
     """Run a CLI `main(argv)` in this process (no interpreter start-up): (exit code, stdout, stderr)."""
     import contextlib

@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from deflow import checkpoint
-from tests.deflow.test_exact_resume import leaves
+from tests.conftest import checkpoint_differences
 from tests.faults.checks import assert_one_line_error
+from tests.faults.kill_resume import TWO_PROCESSES
 from tests.faults.record import record
 
 
 def torchrun(config, root, *args, cli):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = cli("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "deflow.train",
-                 "-opt", config, "--set", f"path.experiments_root={root}", "--set", "val.val_freq=null",
+    result = cli(*TWO_PROCESSES, "-m", "deflow.train", "-opt", config, "--set", f"path.experiments_root={root}", "--set", "val.val_freq=null",
                  "--set", "logger.save_checkpoint_freq=4", "--set", "train.total_iter=8", *args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return root
@@ -27,15 +27,11 @@ def test_a_two_process_run_resumes_bitwise(config_fixture, request, tmp_path, cl
     straight = torchrun(config, tmp_path / "straight", cli=cli)
     split = torchrun(config, tmp_path / "split", "--set", "train.total_iter=4", cli=cli)
     torchrun(config, split, "--resume", "auto", cli=cli)
-    a, b = (checkpoint.load(root / "checkpoints" / "iter_00000008.pth") for root in (straight, split))
-    assert len(a["rng"]) == 2 and not torch.equal(a["rng"][0]["torch"], a["rng"][1]["torch"])
-    a.pop("options"), b.pop("options")
-    a, b = dict(leaves(a)), dict(leaves(b))
-    assert a.keys() == b.keys()
-    differing = [path for path, value in a.items()
-                 if not (torch.equal(value, b[path]) if torch.is_tensor(value) else value == b[path])]
-    record("DDP resume", model_type=config_fixture,
-           processes=2, identical=not differing)
+    final = "checkpoints/iter_00000008.pth"
+    rngs = checkpoint.load(straight / final)["rng"]
+    assert len(rngs) == 2 and not torch.equal(rngs[0]["torch"], rngs[1]["torch"])
+    differing = checkpoint_differences(straight / final, split / final)
+    record("DDP resume", model_type=config_fixture, processes=2, identical=not differing)
     assert not differing, f"differ after a 2-process resume: {differing[:5]}"
 
     # one process cannot continue what two started: refused before any work, in one line

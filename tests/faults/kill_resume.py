@@ -7,11 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from deflow import checkpoint
 from tests.conftest import ROOT
-from tests.deflow.test_exact_resume import leaves
 
 DRIVER = "tests.faults.slow_save_train"
 TWO_PROCESSES = ("-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2")  # a launcher: DDP on gloo
@@ -111,14 +108,3 @@ def uninterrupted(config: Path, root: Path, total: int, launcher: tuple = ()) ->
                             cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
-
-
-def differences(a_path: Path, b_path: Path) -> list[str]:
-    """Leaves of two checkpoints (all but the options) that are not equal."""
-    a, b = checkpoint.load(a_path), checkpoint.load(b_path)
-    a.pop("options"), b.pop("options")
-    a, b = dict(leaves(a)), dict(leaves(b))
-    if a.keys() != b.keys():
-        return sorted(a.keys() ^ b.keys())
-    return [path for path, value in a.items()
-            if not (torch.equal(value, b[path]) if torch.is_tensor(value) else value == b[path])]

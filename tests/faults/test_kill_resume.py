@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tests.faults.kill_resume import TWO_PROCESSES, differences, killed_chain, uninterrupted
+from tests.conftest import checkpoint_differences
+from tests.faults.kill_resume import TWO_PROCESSES, killed_chain, uninterrupted
 from tests.faults.record import record
 
 FULL = os.environ.get("DEFLOW_FAULT_SUITE") == "full"
@@ -27,7 +28,7 @@ def test_killed_and_resumed_ends_bitwise_where_the_uninterrupted_run_ends(model_
     uninterrupted(config, tmp_path / "straight", TOTAL)
     kills = killed_chain(config, tmp_path / "killed", TOTAL, kill_points(seed=sum(map(ord, model_type))))
     final = f"checkpoints/iter_{TOTAL:08d}.pth"
-    differing = differences(tmp_path / "straight" / final, tmp_path / "killed" / final)
+    differing = checkpoint_differences(tmp_path / "straight" / final, tmp_path / "killed" / final)
     record("kill -9 and resume", model_type=model_type, kills=len(kills),
            points=" ".join(f"{k['point']}{'w' if k['how'] == 'writing' else ''}" for k in kills),
            identical=not differing)
@@ -44,7 +45,7 @@ def test_a_killed_two_process_run_resumes_bitwise(model_type, request, tmp_path)
     uninterrupted(config, tmp_path / "straight", total, TWO_PROCESSES)
     kills = killed_chain(config, tmp_path / "killed", total, points, TWO_PROCESSES)
     final = f"checkpoints/iter_{total:08d}.pth"
-    differing = differences(tmp_path / "straight" / final, tmp_path / "killed" / final)
+    differing = checkpoint_differences(tmp_path / "straight" / final, tmp_path / "killed" / final)
     record("kill -9 and resume", model_type=f"{model_type}, 2 processes", kills=len(kills),
            points=" ".join(f"{k['point']}{'w' if k['how'] == 'writing' else ''}" for k in kills),
            identical=not differing)
