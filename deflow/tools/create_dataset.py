@@ -1,12 +1,14 @@
 """Build DeFlow's multi-scale folders: every source image downscaled by each factor s into `<target>/<s>x/`.
 
     python scripts/create_dataset.py -source photos/ -target data/clean -scales 1 4 16 [--h bicubic_noise]
+    python scripts/create_dataset.py -source photos/ -target data/clean --h median_denoise --h_set kernel_size=5
 
 Each image is first cropped at the top-left to a multiple of max(scales), so every factor divides it
 exactly and `<s>x/` images are aligned across scales. `1x/` is that crop; every other `<s>x/` is its
 conditioning image under the h named by --h at factor s (deflow.flow.h.conditioning_image, what the model
 computes when translating; bicubic_noise downsamples with MATLAB's antialiased bicubic), as 8-bit PNGs
-under the source file's stem. Files are written to a temporary name and renamed, so a file that exists
+under the source file's stem. --h and --h_set must be the model's network_g.h: its type and the keys that change
+its downsampling. Files are written to a temporary name and renamed, so a file that exists
 is complete; each then takes its source's modification time. A second run skips the outputs whose time is still
 their source's, so an interrupted run resumes, and writes again those of a source changed since (or of a write cut
 short before its time was set).
@@ -15,6 +17,7 @@ import argparse
 import os
 from pathlib import Path
 
+from deflow.config import parse_value
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.h import build_h, conditioning_image
 from deflow.imageio import list_images, read_image, write_image
@@ -33,6 +36,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--h", default="bicubic_noise",
                         help="registered domain-invariant function h whose downsampling makes <s>x/ "
                              "(default: bicubic_noise, MATLAB bicubic)")
+    parser.add_argument("--h_set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a key of that h, as network_g.h.KEY of the model's config (e.g. kernel_size=5); "
+                             "repeatable")
     return parser.parse_args(argv)
 
 
@@ -60,12 +66,23 @@ def is_current(output: Path, source: Path) -> bool:
     return output.exists() and output.stat().st_mtime_ns == source.stat().st_mtime_ns
 
 
-def build(source: Path, target: Path, scales: list[int], log=print, h: str = "bicubic_noise") -> tuple[int, int]:
+def h_section(name: str, assignments: list[str]) -> dict:
+    """--h NAME --h_set KEY=VALUE ... -> the network_g.h section {type: NAME, KEY: value, ...}, values typed as YAML."""
+    section = {"type": name}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--h_set {assignment}: expected KEY=VALUE, e.g. kernel_size=5")
+        section[key.strip()] = parse_value(text)
+    return section
+
+
+def build(source: Path, target: Path, scales: list[int], log=print, h: dict | None = None) -> tuple[int, int]:
     """Write every `<target>/<s>x/<stem>.png` that is missing or older than its source (is_current); returns
-    (files written, files skipped)."""
+    (files written, files skipped). h: the network_g.h section (None: {type: bicubic_noise})."""
     scales = sorted(set(scales))
     images = check_args(source, target, scales)
-    downsamplers = {s: build_h({"type": h}, s) for s in scales if s > 1}
+    downsamplers = {s: build_h(h or {"type": "bicubic_noise"}, s) for s in scales if s > 1}
     multiple = max(scales)
     written = skipped = 0
     for i, path in enumerate(images, 1):
@@ -93,7 +110,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     load_plugins()  # an h registered by a plugin package
     source, target = Path(args.source), Path(args.target)
-    written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True), h=args.h)
+    written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True),
+                             h=h_section(args.h, args.h_set))
     print(f"done: {written} files written, {skipped} skipped (up to date) in {target}/"
           f"{{{','.join(f'{s}x' for s in sorted(set(args.scales)))}}}", flush=True)
 

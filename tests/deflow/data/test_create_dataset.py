@@ -67,7 +67,7 @@ def test_second_run_skips_everything_and_a_deleted_output_is_rewritten_alone(tmp
 @pytest.mark.parametrize("args, message", [
     (["-scales", "1", "0"], "-scales must be positive integers; got 0"),
     (["-target", "{source}/inner"], "is inside source"),
-    (["--h", "bicubik"], "unknown domain-invariant function h 'bicubik'; known: bicubic_noise"),
+    (["--h", "bicubik"], "unknown domain-invariant function h 'bicubik'; known: additive_noise, bicubic_noise, "),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, source, capsys, args, message):
     argv = ["-source", str(source), "-target", str(tmp_path / "out"), "-scales", "1", "4"]

@@ -10,13 +10,23 @@ network's `scale`) and its own keyword arguments (the keys of `network_g.h`), wi
 `conditioning_image(h, x)` is the one way a conditioning image is made: dataset creation writes it, the model
 computes it when translating. The net draws `perturb` once per image and reuses it for the encode and the
 decode of a translation, so both see the same draw.
+
+The registered h's: noise.py masks what differs between the domains with noise (bicubic_noise, DeFlow's;
+additive_noise, multiplicative_noise, maxpool_noise); denoise.py removes it with an OpenCV filter before the bicubic
+downsampling (gaussian_denoise, median_denoise, bilateral_denoise); dae.py learns the filter (dae, a denoising
+autoencoder trained on both domains through the trainer, then frozen).
 """
 import torch
 
 from deflow.errors import UserError
+from deflow.flow.h.dae import DAEDenoise, DenoisingAutoencoder
+from deflow.flow.h.denoise import BilateralDenoise, GaussianDenoise, MedianDenoise
+from deflow.flow.h.noise import AdditiveNoise, BicubicNoise, MaxPoolNoise, MultiplicativeNoise
 from deflow.registry import H_FUNCTIONS
 from deflow.schema import REQUIRED, Key, signature_schema, validate
-from degradations.resize import imresize
+
+__all__ = ["AdditiveNoise", "BicubicNoise", "BilateralDenoise", "DAEDenoise", "DenoisingAutoencoder", "GaussianDenoise",
+           "MaxPoolNoise", "MedianDenoise", "MultiplicativeNoise", "build_h", "conditioning_image"]
 
 
 def build_h(section: dict, factor: int):
@@ -33,26 +43,3 @@ def build_h(section: dict, factor: int):
 def conditioning_image(h, image: torch.Tensor) -> torch.Tensor:
     """h.downsample(image) rounded to 8 bit, as dataset creation writes it: (B, C, H, W) -> (B, C, H / f, W / f)."""
     return h.downsample(image).clamp(0, 1).mul(255).round().div(255)
-
-
-@H_FUNCTIONS.register("bicubic_noise")
-class BicubicNoise:
-    """h(x) = bicubic_down(x, factor) + N(0, noise_std^2), MATLAB-style bicubic with antialiasing.
-
-    Args:
-        factor: downsampling factor (8 for AIM, 4 for NTIRE and DPED).
-        noise_std: std of the added noise in [0, 1] units (DeFlow's `LR_noise_std`, 0.03).
-    """
-
-    def __init__(self, factor: int = 8, noise_std: float = 0.03):
-        self.factor = factor
-        self.noise_std = noise_std
-
-    def downsample(self, x: torch.Tensor) -> torch.Tensor:
-        """(..., H, W) -> (..., H / factor, W / factor); H and W divisible by factor (a per-axis scale of exactly
-        1 / factor)."""
-        return imresize(x, size=(x.shape[-2] // self.factor, x.shape[-1] // self.factor))
-
-    def perturb(self, lr: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        noise = torch.randn(lr.shape, generator=generator, dtype=lr.dtype, device=lr.device)
-        return lr + self.noise_std * noise
