@@ -83,7 +83,8 @@ def markdown(report: dict) -> str:
     if arms:
         lines += ["", "## DeFlow ablation", "", "deflow_plain is DeFlow as the paper has it (one shift per level, "
                   "split priors shared by both domains, heat 1); each arm below it adds one of deflow's switches "
-                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat).", "",
+                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat, --noise-floor); "
+                  "deflow_switches_heat_auto is the combination chosen before the noise floor.", "",
                   *table(summary, [m for m in ("deflow", *arms) if m in summary])]
     gap = report["oracle_minus_bicubic_psnr"]
     if gap is not None:
@@ -106,7 +107,8 @@ def markdown(report: dict) -> str:
               "- photos: " + "; ".join(f"{role}: {', '.join(names)}" for role, names in s["split"].items()),
               f"- SR: {s['sr_config']}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
               f"DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, {s.get('deflow_seeds', 1)} model(s) "
-              f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', 'auto')}",
+              f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', 'auto')}, noise floor "
+              "raised (translate --noise-floor)",
               "- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
               + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
               f"- LPIPS: {lpips}",

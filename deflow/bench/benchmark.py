@@ -13,11 +13,11 @@ A fixed camera (degradations/camera.py) plays the unknown real camera. Three dis
 names by default; image files or folders of your own): `real`, whose camera LR images are the unpaired real-LR
 domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
 HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, pg_fit, realesrgan,
-deflow, oracle) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the packaged
-confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) and translates with --deflow-heat; --ablation adds
-the paper's DeFlow and each of deflow's switches alone (methods.py). One SR network, schedule and seed for all
-(--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb (LPIPS where its weights are
-on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
+deflow, oracle, dasr) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the
+packaged confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) and translates with --deflow-heat and
+--noise-floor; --ablation adds the paper's DeFlow and each of deflow's switches alone (methods.py). One SR network,
+schedule and seed for all (--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb
+(LPIPS where its weights are on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
 classifier two-sample test (metrics/realism/c2st.py) of each method's LR against (a) the camera's LR of the same clean
 photos, another noise draw: content matched, 50 % = indistinguishable; (b) the real domain: other photos, so
 content differences count too and the oracle's accuracy is the floor of that column.
@@ -44,7 +44,7 @@ import torch
 import yaml
 
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
-from deflow.bench.methods import METHODS
+from deflow.bench.methods import DEFAULT_HEAT, METHODS
 from deflow.bench.run import overrides, run
 from deflow.config import load_options
 from deflow.errors import UserError, user_errors_exit_2
@@ -77,7 +77,7 @@ class Budget:
     c2st_patches: int
     c2st_steps: int
     deflow_seeds: int = 1
-    deflow_heat: str = "auto"
+    deflow_heat: str = DEFAULT_HEAT
 
 
 BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
@@ -286,8 +286,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
     parser.add_argument("--deflow-seeds", type=int, help="DeFlow models trained (default 1 quick, 2 full)")
-    parser.add_argument("--deflow-heat", default="auto", help="translate's --heat for the deflow method: a number, or "
-                        "'auto' (default: the heat whose noise-level function matches the real domain's)")
+    parser.add_argument("--deflow-heat", default=DEFAULT_HEAT, help="translate's --heat for the deflow method (which "
+                        "also raises the noise floor, translate --noise-floor): a number, or 'auto' (the heat whose "
+                        f"noise-level function matches the real domain's); default {DEFAULT_HEAT}")
     parser.add_argument("--jobs", type=int, default=min(2, cores), help="steps run side by side")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
     parser.add_argument("--sr-config", type=Path, default=CONFIGS["sr"], metavar="FILE",

@@ -6,7 +6,8 @@
                  the unpaired noise-level-function estimator (metrics/realism/nlf.py)
     realesrgan   the blind random pipeline (degradations preset realesrgan)
     deflow       the bicubic LR translated by DeFlow (--deflow-config) trained on the bicubic LR of the clean photos
-                 (clean domain) against the real domain
+                 (clean domain) against the real domain, its noise floor raised to the real domain's noise-level
+                 function (translate --noise-floor)
     oracle       the true camera
     dasr         no pairs: DASR (sr/dasr) trained blind on the clean photos under random degradations
                  (deflow/bench/confs/dasr-bench-x2.yml: anisotropic blur and noise, DASR's general setting at x2),
@@ -14,7 +15,9 @@
                  of those degradations
 
 and DeFlow's ablation (--ablation): deflow_plain (the paper's DeFlow: no content shift, shared split priors, heat
-1), then each switch alone: deflow_content_shift, deflow_split_prior, deflow_heat_auto (translate --heat auto).
+1), then each switch alone: deflow_content_shift, deflow_split_prior, deflow_heat_auto (translate --heat auto),
+deflow_noise_floor (translate --noise-floor); and deflow_switches_heat_auto, both flow switches at heat auto without
+the floor (the default until the floor).
 
 A new method is one entry of METHODS. Each function takes the `Bench` (benchmark.py) that runs it.
 """
@@ -36,7 +39,7 @@ from degradations.jpeg import quantize
 from degradations.noise import gaussian_noise
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
-from metrics.realism.nlf import estimate_nlf, fit_variance_line
+from metrics.realism.nlf import missing_variance_line
 from sr.dasr.degrade import build_pipeline
 
 
@@ -126,28 +129,20 @@ def white_noise_lr(bench, seed: int, folder: Path) -> Path:
 
 # ---------------------------------------------------------------- pg_fit
 
-def variance_line(folder: Path) -> torch.Tensor:
-    """(3, 2) per channel (a, b) of the images in `folder`: noise variance (8-bit^2) = a * intensity + b, intensity
-    in [0, 1], from the unpaired noise-level-function estimator (metrics.realism.nlf)."""
-    return fit_variance_line(estimate_nlf([read_image(p) for p in list_images(folder)]))
-
-
 def fit_pg_noise(bench) -> None:
     """The per-channel noise to add to the bicubic LR: the real domain's variance line minus the bicubic LR's own
-    (the clean photos' residual noise and fine texture in flat regions, as the estimator sees them), clipped at 0.
-    Independent noise variances add, so the estimate of the result matches the real domain's line where the real
-    one is the larger, as white_noise's sigma is fitted to match after adding (both lines hold the 1/12 8-bit^2 of
-    8-bit rounding, so the final rounding is accounted for)."""
-    real, own = variance_line(bench.real_lr), variance_line(bench.bicubic_lr)
-    if not real.isfinite().all():
+    (the clean photos' residual noise and fine texture in flat regions, as the estimator sees them), clipped at 0
+    (metrics.realism.nlf.missing_variance_line). The estimate of the result matches the real domain's line where the
+    real one is the larger, as white_noise's sigma is fitted to match after adding (both lines hold the 1/12 8-bit^2
+    of 8-bit rounding, so the final rounding is accounted for)."""
+    real, own = ([read_image(p) for p in list_images(folder)] for folder in (bench.real_lr, bench.bicubic_lr))
+    added = missing_variance_line(real, own)
+    if not added.isfinite().all():
         raise UserError(f"pg_fit: the real-domain images in {bench.real_lr} have too few flat, unclipped regions "
                         "for a noise-level function in some channel")
-    added = (real - own.nan_to_num(0.0)).clamp(min=0)
     bench.info["pg_fit"] = {"units": "per channel R, G, B: [a, b], noise variance (8-bit^2) = a * intensity + b, "
-                                     "intensity in [0, 1]",
-                            **{k: [[v if v == v else None for v in row] for row in line.tolist()]  # NaN: null
-                               for k, line in (("real_domain", real), ("bicubic_lr", own), ("added", added))}}
-    bench.progress("pg_fit", f"added noise variance (8-bit^2) {shown_lines(added)}; real domain {shown_lines(real)}")
+                                     "intensity in [0, 1]", "added": added.tolist()}
+    bench.progress("pg_fit", f"added noise variance (8-bit^2) {shown_lines(added)}")
 
 
 def shown_lines(lines: torch.Tensor) -> str:
@@ -162,6 +157,7 @@ def pg_fit_lr(bench, seed: int, folder: Path) -> Path:
 
 # ---------------------------------------------------------------- deflow
 
+DEFAULT_HEAT = "1.0"  # --deflow-heat's default
 PLAIN = {"network_g.content_shift": False, "network_g.domain_split_prior": False}  # DeFlow as the paper has it
 
 
@@ -197,26 +193,27 @@ def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
 
 
 def deflow_method(name: str, training: str = "", sets: dict | None = None, heat: str | None = None,
-                  ablation: bool = False) -> Method:
+                  floor: bool = False, ablation: bool = False) -> Method:
     """DeFlow trained on the bicubic LR of the clean photos (clean domain) against the real domain, the bicubic LR
     translated. `training` names the DeFlow models (arms with the same name share them), `sets` their overrides of
-    --deflow-config; `heat`: translate's --heat (None: --deflow-heat)."""
+    --deflow-config; `heat`: translate's --heat (None: --deflow-heat); `floor`: translate's --noise-floor."""
     def heat_of(budget) -> str:
         return heat or budget.deflow_heat
 
     def folder(budget) -> str:
         models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
-        shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != "auto" else ""
-        return f"{name}_it{budget.deflow_iters}{models}{shown}"
+        shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != DEFAULT_HEAT else ""
+        return f"{name}_it{budget.deflow_iters}{models}{shown}" + ("_floor" if floor and "floor" not in name else "")
 
     def make_lr(bench, seed: int, out: Path) -> Path:
         if not bench.complete(out):
             model, chosen = seed % bench.budget.deflow_seeds, heat_of(bench.budget)
-            real = ["--real", bench.real_lr] if chosen == "auto" else []
+            real = ["--real", bench.real_lr] if chosen == "auto" or floor else []
             bench.run_logged(f"{name} translate seed {seed} (model {model})", [
                 bench.py, "-m", "deflow.tools.translate", "--model_path",
                 deflow_checkpoint(bench, model, training), "--source_dir", bench.bicubic_lr, "--out_dir", out,
-                "--seed", seed, "--heat", chosen, *real], f"{name}_translate_seed{seed}")
+                "--seed", seed, "--heat", chosen, *real, *(["--noise-floor"] if floor else [])],
+                f"{name}_translate_seed{seed}")
         return out
 
     train = TRAININGS.setdefault(training, partial(train_deflow, training=training, sets=sets))
@@ -230,7 +227,7 @@ METHODS = {
     "white_noise": Method(white_noise_lr, setup=fit_white_noise),
     "pg_fit": Method(pg_fit_lr, setup=fit_pg_noise),
     "realesrgan": Method(realesrgan_lr),
-    "deflow": deflow_method("deflow"),
+    "deflow": deflow_method("deflow", floor=True),
     "oracle": Method(oracle_lr),
     "dasr": Method(dasr_lr, sr_training=dasr_training),
     # the ablation (--ablation): DeFlow as the paper has it, then each of deflow's switches alone
@@ -240,4 +237,7 @@ METHODS = {
     "deflow_split_prior": deflow_method("deflow_split_prior", "split_prior",
                                         {**PLAIN, "network_g.domain_split_prior": True}, "1.0", ablation=True),
     "deflow_heat_auto": deflow_method("deflow_heat_auto", "plain", PLAIN, "auto", ablation=True),
+    "deflow_noise_floor": deflow_method("deflow_noise_floor", "plain", PLAIN, "1.0", floor=True, ablation=True),
+    # the previous default, for comparison: both flow switches translated at heat auto without the floor
+    "deflow_switches_heat_auto": deflow_method("deflow_switches_heat_auto", heat="auto", ablation=True),
 }

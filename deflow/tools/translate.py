@@ -1,7 +1,7 @@
 """Translate clean images into realistic degraded ones with a trained DeFlow model (or the other way round).
 
     python scripts/translate.py [-opt CONF] --model_path CKPT --source_dir DIR --out_dir DIR
-        [--seed 0] [--heat 1.0 | --heat auto --real DIR] [--tile 256] [--device auto]
+        [--seed 0] [--heat 1.0 | --heat auto --real DIR] [--noise-floor --real DIR] [--tile 256] [--device auto]
         [--mode degrade|restore|sample_clean|sample_degraded]
 
 Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from deflow.errors import UserError, user_errors_exit_2
@@ -35,16 +36,58 @@ def translate_image(model, image: torch.Tensor, mode: str, generator: torch.Gene
     return out[0]
 
 
+def local_residual_variance(translated: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) variance of translated - source around its local mean, per channel and pixel, in [0, 1]^2 units:
+    AKLD's 7x7 window (metrics.realism.akld) over r^2 minus the square of its mean, reflect padding."""
+    from metrics.realism.akld import gaussian_window
+
+    residual = (translated - source).float()[:, None]  # (3, 1, H, W): one plane per channel
+    window = gaussian_window().float().to(residual.device)[None, None]
+
+    def smooth(x):
+        return F.conv2d(F.pad(x, (3, 3, 3, 3), mode="reflect"), window)
+
+    return (smooth(residual.square()) - smooth(residual).square()).clamp(min=0)[:, 0]
+
+
+def raise_noise_floor(translated: torch.Tensor, source: torch.Tensor, line: torch.Tensor,
+                      generator: torch.Generator) -> torch.Tensor:
+    """Where a translation's local noise is below the target variance line (3, 2) (per channel a, b in 8-bit^2:
+    a * intensity + b at the source's intensity), add independent Gaussian noise of the missing variance:
+    translated + N(0, max(0, a x + b - v)), v = local_residual_variance. (3, H, W) in, (3, H, W) out, unclipped."""
+    a, b = (line[:, i].to(source).view(3, 1, 1) / 255 ** 2 for i in (0, 1))
+    missing = (a * source.clamp(0, 1) + b - local_residual_variance(translated, source)).clamp(min=0)
+    noise = torch.randn(source.shape, generator=generator, dtype=source.dtype, device=source.device)
+    return translated + noise * missing.sqrt()
+
+
+def noise_floor_line(source_dir: Path, real_dir: Path) -> torch.Tensor:
+    """(3, 2) the target of --noise-floor: the real images' noise variance line minus the source images' own
+    (metrics.realism.nlf, unpaired), the noise the translations must hold at least."""
+    from metrics.realism.nlf import missing_variance_line
+
+    line = missing_variance_line(*([read_image(p) for p in list_images(d)] for d in (real_dir, source_dir)))
+    if not line.isfinite().all():
+        raise UserError(f"--noise-floor: the images in {real_dir} have too few flat, unclipped regions for a "
+                        "noise-level function in some channel; translate without --noise-floor")
+    return line
+
+
 def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrade", seed: int = 0, heat: float = 1.0,
-                     tile: int | None = 256, overlap: int = OVERLAP) -> list[Path]:
+                     tile: int | None = 256, overlap: int = OVERLAP, floor: torch.Tensor | None = None) -> list[Path]:
+    """Every image of source_dir into out_dir as PNG; `floor` (degrade mode), a target variance line of
+    raise_noise_floor."""
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise UserError(f"--out_dir {out_dir} is the source folder; choose another folder so no input is overwritten")
     written = []
     for path in tqdm(list_images(source_dir), desc=mode, unit="img"):
         generator = image_generator(seed, path.name, model.device)
-        target = out_dir / f"{path.stem}.png"
-        write_image(target, translate_image(model, read_image(path), mode, generator, heat, tile, overlap))
+        target, image = out_dir / f"{path.stem}.png", read_image(path)
+        out = translate_image(model, image, mode, generator, heat, tile, overlap)
+        if floor is not None:
+            out = raise_noise_floor(out, image.to(out.device), floor, generator).clamp(0, 1)
+        write_image(target, out)
         written.append(target)
     return written
 
@@ -101,14 +144,19 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heat", default="1.0", help="scale of the sampled latent shift (degrade mode); 'auto': the "
                                                      "heat whose output's noise-level function is closest to --real's")
-    parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto")
+    parser.add_argument("--noise-floor", action="store_true",
+                        help="degrade mode: raise the translations' local noise to the noise-level function --real's "
+                             "images show where it falls short (independent Gaussian noise of the missing variance)")
+    parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto and "
+                                                  "--noise-floor")
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     args = parser.parse_args(argv)
     if not args.opt and not args.model_path:
         raise UserError("give --model_path CKPT or -opt CONF (with path.pretrain_network_g), or both")
-    if args.heat == "auto" and (args.real is None or args.mode != "degrade"):
-        raise UserError("--heat auto calibrates the degrade mode against real images: give --real DIR")
+    for flag, used in (("--heat auto", args.heat == "auto"), ("--noise-floor", args.noise_floor)):
+        if used and (args.real is None or args.mode != "degrade"):
+            raise UserError(f"{flag} calibrates the degrade mode against real images: give --real DIR")
     if args.heat != "auto":
         try:
             args.heat = float(args.heat)
@@ -120,7 +168,11 @@ def main(argv=None):
         if args.heat == "auto":
             args.heat, distance = calibrate_heat(model, args.source_dir, args.real, args.seed, tile)
             print(f"--heat auto: {args.heat:.3f} (noise-level function {distance:.2f} from --real's, 8-bit units)")
-        written = translate_folder(model, args.source_dir, stage, args.mode, args.seed, args.heat, tile)
+        floor = noise_floor_line(args.source_dir, args.real) if args.noise_floor else None
+        if floor is not None:
+            print("--noise-floor: noise variance (8-bit^2) at least " +
+                  "  ".join(f"{c} {a:.1f} x + {b:.1f}" for c, (a, b) in zip("RGB", floor.tolist())))
+        written = translate_folder(model, args.source_dir, stage, args.mode, args.seed, args.heat, tile, floor=floor)
     print(f"{len(written)} images written to {args.out_dir}")
 
 

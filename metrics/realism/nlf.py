@@ -205,6 +205,15 @@ def fit_variance_line(nlf: NoiseLevelFunction) -> torch.Tensor:
     return out
 
 
+def missing_variance_line(real: list[torch.Tensor], own: list[torch.Tensor]) -> torch.Tensor:
+    """(3, 2) per channel (a, b), 8-bit^2 units as fit_variance_line: the noise variance line of the `real` images
+    minus that of the `own` images (a channel where `own` has no valid bin counts as 0), clipped at 0: what noise
+    added to images like `own` must have so that their estimate follows `real`'s line, since independent variances
+    add. NaN in a channel where `real` has no valid bin."""
+    real_line, own_line = (fit_variance_line(estimate_nlf(images)) for images in (real, own))
+    return (real_line - own_line.nan_to_num(0.0)).clamp(min=0)
+
+
 def nlf_distance(a: NoiseLevelFunction, b: NoiseLevelFunction) -> float:
     """RMS difference of the std curves (8-bit units) over the (channel, bin) entries valid in both; NaN if none.
     Both must use the same bins."""

@@ -9,14 +9,16 @@ import torch
 from deflow.bench import benchmark
 from deflow.bench.bench_report import summarize
 from deflow.bench.benchmark import check_settings, parse_args
-from deflow.bench.methods import METHODS, Method, fit_pg_noise, fit_white_noise_sigma, pg_fit_lr, variance_line
+from deflow.bench.methods import METHODS, Method, fit_pg_noise, fit_white_noise_sigma, pg_fit_lr
 from deflow.config import load_options
 from deflow.errors import UserError
+from deflow.imageio import list_images, read_image
 from deflow.tools.sample_photos import photo, write_photo_set
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
 from metrics.realism import c2st_accuracy, sample_patches
+from metrics.realism.nlf import estimate_nlf, fit_variance_line
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +76,11 @@ def test_pg_fit_recovers_the_noise_level_function_of_a_real_domain_made_with_it(
     bench = SimpleNamespace(real_lr=tmp_path / "real", bicubic_lr=tmp_path / "bicubic", info={},
                             progress=lambda *args: None, degrade=degrade)
     fit_pg_noise(bench)
-    added, real = (torch.tensor(bench.info["pg_fit"][k]) for k in ("added", "real_domain"))
-    assert added == pytest.approx(planted.expand(3, 2), rel=0.2)
-    assert variance_line(pg_fit_lr(bench, 0, tmp_path / "pg_fit")) == pytest.approx(real, rel=0.2)
+    assert torch.tensor(bench.info["pg_fit"]["added"]) == pytest.approx(planted.expand(3, 2), rel=0.2)
+
+    def line(folder):
+        return fit_variance_line(estimate_nlf([read_image(p) for p in list_images(folder)]))
+    assert line(pg_fit_lr(bench, 0, tmp_path / "pg_fit")) == pytest.approx(line(tmp_path / "real"), rel=0.2)
 
 
 def test_overlapping_photo_sets_are_a_user_error():
@@ -157,7 +161,8 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
     main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle", "dasr"]
-    arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto"]
+    arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto", "deflow_noise_floor",
+            "deflow_switches_heat_auto"]
     assert list(METHODS) == main + arms
     assert parse_args([]).methods == main
     assert parse_args(["--ablation"]).methods == main + arms
@@ -175,11 +180,12 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
     from deflow.bench.methods import deflow_checkpoint
 
     _, _, budget = check_settings(parse_args([]))
-    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "auto")
-    assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2"
+    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "1.0")
+    assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2_floor"
     assert METHODS["deflow_heat_auto"].folder(budget) == "deflow_heat_auto_it1500_x2"
+    assert METHODS["deflow_noise_floor"].folder(budget) == "deflow_noise_floor_it1500_x2"
     _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "0.8"]))
-    assert METHODS["deflow"].folder(quick) == "deflow_it300_heat0.8"
+    assert METHODS["deflow"].folder(quick) == "deflow_it300_heat0.8_floor"
     assert METHODS["deflow_plain"].folder(quick) == "deflow_plain_it300"  # its heat is its own, 1.0
 
     class Bench:
@@ -195,8 +201,10 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
 
 def test_arms_that_share_a_training_share_one_function_and_the_others_do_not():
     trains = {m: METHODS[m].train for m in METHODS if METHODS[m].train}
-    assert trains["deflow_heat_auto"] is trains["deflow_plain"]
-    distinct = {m: t for m, t in trains.items() if m != "deflow_heat_auto"}
+    assert trains["deflow_heat_auto"] is trains["deflow_plain"] is trains["deflow_noise_floor"]
+    assert trains["deflow_switches_heat_auto"] is trains["deflow"]
+    shared = ("deflow_heat_auto", "deflow_noise_floor", "deflow_switches_heat_auto")
+    distinct = {m: t for m, t in trains.items() if m not in shared}
     assert len(set(map(id, distinct.values()))) == len(distinct)
     assert trains["deflow_content_shift"].keywords["sets"] == {"network_g.content_shift": True,
                                                                "network_g.domain_split_prior": False}

@@ -215,6 +215,52 @@ def test_heat_auto_finds_the_heat_of_the_real_images(main_in_process, tiny_deflo
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_the_noise_floor_fills_only_where_the_translation_lacks_noise():
+    """A flat source translated with noise std 5 (left half) and 30 (right half), floor line b = 20^2 (8-bit^2):
+    the left half comes out with std 20, the right half keeps its 30, and one seed gives one image."""
+    from deflow.tools.translate import raise_noise_floor
+
+    source = torch.full((3, 128, 256), 0.5)
+    std = torch.cat([torch.full((3, 128, 128), 5.0), torch.full((3, 128, 128), 30.0)], 2) / 255
+    translated = source + std * torch.randn(source.shape, generator=torch.Generator().manual_seed(0))
+    line = torch.tensor([[0.0, 400.0]] * 3)
+    out = raise_noise_floor(translated, source, line, torch.Generator().manual_seed(1))
+    left, right = ((out - source)[..., cols].std().item() * 255 for cols in (slice(8, 120), slice(136, 248)))
+    assert left == pytest.approx(20, rel=0.08) and right == pytest.approx(30, rel=0.05), (left, right)
+    again = raise_noise_floor(translated, source, line, torch.Generator().manual_seed(1))
+    assert torch.equal(out, again)
+    slope = raise_noise_floor(source, source, torch.tensor([[1600.0, 0.0]] * 3), torch.Generator().manual_seed(1))
+    assert (slope - source).std().item() * 255 == pytest.approx(40 * 0.5 ** 0.5, rel=0.05)  # a x at x = 0.5
+
+
+def test_translate_noise_floor_brings_the_noise_level_function_to_the_real_images(main_in_process, tiny_deflow,
+                                                                                  tmp_path):
+    """Real images: the clean ones with noise of std 15; the floor lifts the translations' noise-level function
+    from the tiny model's own (~1) to within 2 of the real one, and needs --real."""
+    from deflow.tools.translate import main
+    from metrics.realism.nlf import estimate_nlf, nlf_distance
+
+    root, ckpt = tiny_deflow
+    clean = sorted((root / "clean" / "gt").iterdir())
+    for i, path in enumerate(clean):
+        img = read_image(path)
+        write_image(tmp_path / "real" / path.name,
+                    img + 15 / 255 * torch.randn(img.shape, generator=torch.Generator().manual_seed(i)))
+
+    def nlf(folder):
+        return estimate_nlf([read_image(p) for p in sorted(folder.iterdir())])
+    distances = {}
+    for name, extra in (("plain", []), ("floor", ["--noise-floor", "--real", tmp_path / "real"])):
+        code, out, err = main_in_process(main, "--model_path", ckpt, "--source_dir", root / "clean" / "gt",
+                                         "--out_dir", tmp_path / name, *extra)
+        assert code == 0, err
+        distances[name] = nlf_distance(nlf(tmp_path / name), nlf(tmp_path / "real"))
+    assert distances["floor"] < 2 < 8 < distances["plain"], distances
+    code, _, err = main_in_process(main, "--model_path", ckpt, "--source_dir", root / "clean" / "gt",
+                                   "--out_dir", tmp_path / "x", "--noise-floor")
+    assert code == 2 and "--noise-floor calibrates the degrade mode" in err and len(err.strip().splitlines()) == 1
+
+
 def test_translate_takes_a_config_with_only_what_inference_needs(main_in_process, tiny_deflow, tmp_path):
     from deflow.tools.translate import main
 
