@@ -25,6 +25,12 @@ def close_progress_bars() -> None:
         bar.close()
 
 
+def print_error(message: str) -> None:
+    """`error: <message>` on one line of stderr, below any progress bar."""
+    close_progress_bars()
+    print(f"error: {one_line(message)}", file=sys.stderr)
+
+
 def user_errors_exit_2(main):
     """Decorate a `main(argv=None)`: a UserError prints `error: <message>` and exits 2; bugs keep their traceback."""
     @functools.wraps(main)
@@ -32,8 +38,7 @@ def user_errors_exit_2(main):
         try:
             return main(*args, **kwargs)
         except UserError as exc:
-            close_progress_bars()
-            print(f"error: {one_line(str(exc))}", file=sys.stderr)
+            print_error(str(exc))
             raise SystemExit(2) from None
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

@@ -1,9 +1,10 @@
 """Where a command writes: output folders checked before any work, and filled only when the command succeeds.
 
-A command that writes several files (test_sr.py, translate.py, degrade.py, the realism page) writes them into a
-hidden `.partial-<pid>-*` folder inside its output folder; when it finishes they replace their namesakes there (other
-files are kept), and when it fails the hidden folder is removed: a failing run never replaces the outputs of an earlier
-one. The hidden folder of a run that was killed outright is removed by the next run into that folder.
+A command that writes several files (degrade.py, the realism page, the PSF commands) writes them into a hidden
+`.partial-<pid>-*` folder inside its output folder; when it finishes they replace their namesakes there (other files
+are kept), and when it fails the hidden folder is removed: a failing run never replaces the outputs of an earlier one.
+The hidden folder of a run that was killed outright is removed by the next run into that folder. translate.py and
+test_sr.py stage the same way into a folder that a rerun continues (deflow/shards.py).
 """
 import os
 import shutil

@@ -13,25 +13,31 @@ DIR/report.html (table worst-first, PSNR/SSIM plot, LR | bicubic | SR | GT with 
 bicubic | SR). --compare shows other SR results of the same images beside them, e.g. --compare "stage 1=runs/psnr"
 (DIR holds <name>.png, or is another test_sr output folder with sr/<name>.png).
 
-Every input is checked (names, sizes, the crop border) before any work, and the outputs appear in DIR only when the
-run succeeds (deflow/outputs.py): a run that fails leaves an earlier run's outputs and report as they were.
+`--list FILE` names the inputs (one path relative to LR_DIR a line, in the order of the tables) instead of the
+folder's listing; the GT of a listed input is the image of the same relative path and name, any suffix, under GT_DIR.
+
+Under `torchrun --nproc_per_node=N` the images are shared out among the processes, and on several machines with
+torchrun's rendezvous (deflow/shards.py); rank 0 writes the metrics and the report from every image's scores, so
+they equal one process's. Every input is checked (names, sizes, the crop border) before any work, and the outputs
+appear in DIR only when the run succeeds: a run that fails leaves an earlier run's outputs and report as they were,
+and the same command run again skips the images the failed or killed run finished.
 """
 import argparse
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from deflow.errors import UserError, user_errors_exit_2
-from deflow.imageio import image_size, list_images, read_image, write_image
+from deflow.imageio import IMAGE_SUFFIXES, image_size, list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
-from deflow.outputs import staged_folder
+from deflow.shards import Processes, digest, listed_inputs, output_names, run_sharded
 from deflow.tiling import apply_tiled, tile_option
 from degradations.resize import imresize
 from metrics.cli import match_by_stem, score_file
 from metrics.lpips_metric import load_lpips
-from metrics.presets import PRESETS, resolve_preset
+from metrics.presets import PRESETS, Preset, resolve_preset
 from metrics.report import METRIC_KEYS, format_table, rows_from_scores, write_csv, write_html_report, write_json
 
 OVERLAP = 16  # LR px shared by neighbouring tiles
@@ -107,64 +113,112 @@ def compared(folders: dict[str, Path], shown: dict[str, Path], scale: int) -> di
     return images
 
 
-def evaluate(model, input_dir: Path, out_dir: Path, gt_dir: Path | None = None, preset: str = "rwsr_rgb",
-             crop_border: int | None = None, tile: int | None = 256, lpips_backbone=None, require_lpips=False,
-             compare: dict[str, Path] | None = None):
-    """SR every image (or burst) of `input_dir` into out_dir/sr; with `gt_dir`, score and report (beside each SR:
-    plain bicubic upsampling and the images of `compare`, {label: folder}). Returns the rows."""
-    input_dir, out_dir = Path(input_dir), Path(out_dir)
-    scale, burst = model.scale, model.INFER_INPUT == "burst"
-    inputs = list_bursts(input_dir) if burst else list_images(input_dir)
-    if gt_dir is not None:
-        gts = {path.stem: path for path in list_images(Path(gt_dir))}
-        pairs = match_by_stem(input_dir, Path(gt_dir), ("--input", "--gt")) if not burst else \
-            [(b, gts.get(b.name)) for b in inputs]
-        missing = [b.name for b, g in pairs if g is None]
-        if missing:
-            raise UserError(f"{gt_dir}: no GT image for burst {missing[0]}; name it {missing[0]}.png")
+def listed_gt(gt_dir: Path, relative: Path, burst: bool) -> Path | None:
+    """The GT of a listed input: gt_dir/relative, else its name with another image suffix; None if none is there."""
+    stem = relative.name if burst else relative.stem
+    for suffix in ("" if burst else relative.suffix, *IMAGE_SUFFIXES):
+        path = gt_dir / relative.parent / f"{stem}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def pair_inputs(input_dir: Path, gt_dir: Path | None, list_file: Path | None, burst: bool) -> list[tuple]:
+    """(input relative to input_dir, its GT or None) for every input, in the order of the tables."""
+    if gt_dir is not None and not burst and list_file is None:
+        return [(Path(lr.name), gt) for lr, gt in match_by_stem(input_dir, gt_dir, ("--input", "--gt"))]
+    inputs = listed_inputs(input_dir, list_file, "--input", list_bursts if burst else list_images)
+    if gt_dir is None:
+        return [(path, None) for path in inputs]
+    if list_file is None:
+        gts = {path.stem: path for path in list_images(gt_dir)}
+        pairs = [(path, gts.get(path.name)) for path in inputs]
+    elif not gt_dir.is_dir():
+        raise UserError(f"{gt_dir}: folder not found; check the path")
     else:
-        pairs = [(path, None) for path in inputs]
-    resolved = resolve_preset(preset, crop_border, scale)
-    if gt_dir is not None:
-        check_gt_sizes([(next(iter(list_images(b))) if burst else b, g) for b, g in pairs], scale,
-                       resolved.crop_border)
-    lpips = None
-    if gt_dir is not None and resolved.lpips_net is not None:
-        lpips = load_lpips(resolved.lpips_net, lpips_backbone, require=require_lpips, device=model.device)
-    shown = {(p.name if burst else p.stem): (list_images(p)[0] if burst else p) for p, _ in pairs}
-    others = compared(compare or {}, shown, scale)
-    rows, images = [], {}
-    for lr_path, gt_path in tqdm(pairs, desc="SR", unit="img"):
-        name = lr_path.name if burst else lr_path.stem
+        pairs = [(path, listed_gt(gt_dir, path, burst)) for path in inputs]
+    missing = [path for path, gt in pairs if gt is None]
+    if missing:
+        name = missing[0].as_posix() if burst else missing[0].with_suffix("").as_posix()
+        raise UserError(f"{gt_dir}: no GT image for {'burst ' if burst else ''}{missing[0]}; name it {name}.png")
+    return pairs
+
+
+@dataclass
+class Evaluation:
+    """One test_sr run, checked: every input (relative to input_dir) with its GT, the scoring, the compared
+    images (rank 0's, which writes the report)."""
+    model: object
+    input_dir: Path
+    pairs: list[tuple[Path, Path | None]]
+    names: list[str]
+    shown: dict[str, Path]
+    preset: Preset
+    lpips: object
+    others: dict[str, dict[str, Path]]
+    tile: int | None
+
+    def make(self, index: int, out_dir: Path) -> dict:
+        """SR of input `index` into out_dir/sr; returns its row (scored with GT)."""
+        model, (relative, gt_path), name = self.model, self.pairs[index], self.names[index]
         gt = read_image(gt_path) if gt_path is not None else None
-        if burst:  # tiles cut through every frame at once: the frames travel as channels
-            frames = read_burst(lr_path)
+        if model.INFER_INPUT == "burst":  # tiles cut through every frame at once: the frames travel as channels
+            frames = read_burst(self.input_dir / relative)
 
             def run(x: torch.Tensor, count: int = frames.shape[0]) -> torch.Tensor:
                 return model.infer(x.unflatten(1, (count, 3)))
-            sr = apply_tiled(run, frames.flatten(0, 1)[None], tile, OVERLAP, scale, model.device)[0]
+            sr = apply_tiled(run, frames.flatten(0, 1)[None], self.tile, OVERLAP, model.scale, model.device)[0]
         else:
-            sr = apply_tiled(model.infer, read_image(lr_path)[None], tile, OVERLAP, scale, model.device)[0]
-        sr_path = out_dir / "sr" / f"{name}.png"
-        write_image(sr_path, sr)
-        bicubic = imresize(read_image(shown[name])[None], scale=scale)[0].clamp(0, 1)
-        images[name] = {"lr": shown[name], "bicubic": bicubic, **others[name], "sr": sr_path,
-                        **({"gt": gt_path} if gt_path else {})}
-        if gt is not None:
-            rows += rows_from_scores([name], score_file(gt_path, sr.to(model.device), gt.to(model.device), resolved,
-                                                        lpips))
-        else:
-            rows.append({"name": name} | dict.fromkeys(METRIC_KEYS))
-    note = lpips.reason if lpips is not None and not lpips.available else None
-    if gt_dir is not None:
-        if note:
-            print(f"LPIPS unavailable: {note}", file=sys.stderr)
-        write_csv(out_dir / "metrics.csv", rows, resolved)
-        write_json(out_dir / "metrics.json", rows, resolved, lpips_note=note)
-        print(format_table(rows, resolved))
-    write_html_report(out_dir, rows, resolved, images, lpips_note=note,
-                      title=f"SR x{scale}: {input_dir.name}" + ("" if gt_dir else " (no GT)"))
-    return rows
+            sr = apply_tiled(model.infer, read_image(self.input_dir / relative)[None], self.tile, OVERLAP, model.scale,
+                             model.device)[0]
+        write_image(out_dir / "sr" / f"{name}.png", sr)
+        if gt is None:
+            return {"name": name} | dict.fromkeys(METRIC_KEYS)
+        return rows_from_scores([name], score_file(gt_path, sr.to(model.device), gt.to(model.device), self.preset,
+                                                   self.lpips))[0]
+
+    def report(self, rows: list[dict], out_dir: Path) -> None:
+        """metrics.csv, metrics.json (with GT) and report.html of every image's row, into out_dir."""
+        scale, scored = self.model.scale, any(gt is not None for _, gt in self.pairs)
+        images = {name: {"lr": self.shown[name],
+                         "bicubic": imresize(read_image(self.shown[name])[None], scale=scale)[0].clamp(0, 1),
+                         **self.others[name], "sr": out_dir / "sr" / f"{name}.png", **({"gt": gt} if gt else {})}
+                  for name, (_, gt) in zip(self.names, self.pairs)}
+        note = self.lpips.reason if self.lpips is not None and not self.lpips.available else None
+        if scored:
+            if note:
+                print(f"LPIPS unavailable: {note}", file=sys.stderr)
+            write_csv(out_dir / "metrics.csv", rows, self.preset)
+            write_json(out_dir / "metrics.json", rows, self.preset, lpips_note=note)
+            print(format_table(rows, self.preset))
+        write_html_report(out_dir, rows, self.preset, images, lpips_note=note,
+                          title=f"SR x{scale}: {self.input_dir.name}" + ("" if scored else " (no GT)"))
+
+
+def prepare(args: argparse.Namespace, procs: Processes) -> Evaluation:
+    """Every input checked before any work (each rank the GT sizes of the images it would make, rank 0 the compared
+    folders); the model and the scoring set up."""
+    if not args.opt and not args.model_path:
+        raise UserError("give -opt CONF or --model_path CKPT (or both)")
+    compare = parse_compare(args.compare)
+    tile = tile_option(args.tile, OVERLAP)
+    model = load_for_inference(args.model_path, args.opt, procs.device(args.device))
+    if model.INFER_INPUT is None:
+        raise UserError(f"{args.model_path or args.opt}: a {type(model).__name__} is not an SR model")
+    burst = model.INFER_INPUT == "burst"
+    pairs = pair_inputs(args.input, args.gt, args.list, burst)
+    names = output_names([path for path, _ in pairs], args.list, folders=burst)
+    shown = {name: list_images(args.input / path)[0] if burst else args.input / path
+             for name, (path, _) in zip(names, pairs)}
+    preset = resolve_preset(args.metrics, args.crop_border, model.scale)
+    if args.gt is not None:
+        check_gt_sizes([(shown[names[i]], pairs[i][1]) for i in range(procs.rank, len(pairs), procs.world)],
+                       model.scale, preset.crop_border)
+    lpips = None
+    if args.gt is not None and preset.lpips_net is not None:
+        lpips = load_lpips(preset.lpips_net, args.lpips_backbone, require=args.require_lpips, device=model.device)
+    others = compared(compare, shown, model.scale) if procs.rank == 0 else {}
+    return Evaluation(model, args.input, pairs, names, shown, preset, lpips, others, tile)
 
 
 @user_errors_exit_2
@@ -172,7 +226,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-opt", "--opt", help="config; weights from its path.pretrain_network_g unless --model_path")
     parser.add_argument("--model_path", help="checkpoint (deflow, or BasicSR {params, params_ema} with -opt)")
-    parser.add_argument("--input", required=True, type=Path, help="folder of LR images (of burst folders for a multi-frame model)")
+    parser.add_argument("--input", required=True, type=Path,
+                        help="folder of LR images (of burst folders for a multi-frame model)")
+    parser.add_argument("--list", type=Path, help="the inputs, one path relative to --input a line (default: every "
+                                                  "image, or burst folder, directly in --input)")
     parser.add_argument("--gt", type=Path, help="folder of GT images, same names (optional)")
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--metrics", default="rwsr_rgb", choices=list(PRESETS), help="metric preset")
@@ -180,21 +237,20 @@ def main(argv=None):
     parser.add_argument("--tile", type=int, default=256, help="LR tile side; 0 = whole images")
     parser.add_argument("--require-lpips", action="store_true")
     parser.add_argument("--lpips-backbone", help="torchvision AlexNet/VGG weights for LPIPS")
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (under torchrun: each process's "
+                                                         "LOCAL_RANK GPU)")
     parser.add_argument("--compare", nargs="+", default=[], metavar="LABEL=DIR",
                         help="other SR results of the same inputs, shown beside this one in the report")
     args = parser.parse_args(argv)
-    if not args.opt and not args.model_path:
-        raise UserError("give -opt CONF or --model_path CKPT (or both)")
-    compare = parse_compare(args.compare)
-    tile = tile_option(args.tile, OVERLAP)
-    model = load_for_inference(args.model_path, args.opt, args.device)
-    if model.INFER_INPUT is None:
-        raise UserError(f"{args.model_path or args.opt}: a {type(model).__name__} is not an SR model")
-    with torch.no_grad(), staged_folder(args.out, "--out", (args.input, args.gt)) as stage:
-        evaluate(model, args.input, stage, args.gt, args.metrics, args.crop_border, tile, args.lpips_backbone,
-                 args.require_lpips, compare)
-    print(f"SR images in {args.out / 'sr'}; report {args.out / 'report.html'}")
+    with torch.no_grad(), Processes() as procs:
+        job = procs.run(lambda: prepare(args, procs))
+        settings = {"command": "test_sr", "input": str(args.input.absolute()), "tile": job.tile,
+                    "gt": None if args.gt is None else str(args.gt.absolute()), "preset": asdict(job.preset),
+                    "lpips": None if job.lpips is None else [args.lpips_backbone, job.lpips.available]}
+        run_sharded(procs, args.out, "--out", (args.input, args.gt), digest(settings, job.model), job.names,
+                    job.make, job.report, desc="SR")
+    if procs.rank == 0:
+        print(f"SR images in {args.out / 'sr'}; report {args.out / 'report.html'}")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,14 @@
 Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
 so memory stays bounded: `restore` blends the overlaps with linear ramps; the stochastic modes (degrade, sample_*)
 take every pixel from one tile, the seam in the middle of the overlap, since a blend of two independent noise
-draws has less noise than either. The same seed gives bit-identical outputs. Outputs appear in --out_dir only when
-every image is done (deflow/outputs.py): a run that fails on a bad input leaves an earlier run's outputs as they were.
+draws has less noise than either. The same seed gives bit-identical outputs: an image's noise comes from the seed and
+its name alone. `--list FILE` names the images (one path relative to --source_dir a line) instead of the folder's
+listing; an output keeps its image's relative path, as .png.
+
+Under `torchrun --nproc_per_node=N` the images are shared out among the processes, and on several machines with
+torchrun's rendezvous (deflow/shards.py): the outputs are bit for bit those of one process. Outputs appear in
+--out_dir only when every image is done: a run that fails on a bad input leaves an earlier run's outputs as they
+were, and the same command run again skips the images the failed or killed run finished.
 """
 import argparse
 import math
@@ -22,7 +28,7 @@ from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.deflow_model import MODES, image_generator
 from deflow.imageio import list_images, read_image, write_image
 from deflow.models.loading import load_for_inference
-from deflow.outputs import staged_folder
+from deflow.shards import Processes, digest, listed_inputs, output_names, run_sharded
 from deflow.tiling import apply_tiled, tile_option
 
 OVERLAP = 32  # px shared by neighbouring tiles
@@ -61,48 +67,54 @@ def raise_noise_floor(translated: torch.Tensor, source: torch.Tensor, line: torc
     return translated + noise * missing.sqrt()
 
 
-def noise_floor_line(source_dir: Path, real_dir: Path) -> torch.Tensor:
+def noise_floor_line(sources: list[Path], real_dir: Path) -> torch.Tensor:
     """(3, 2) the target of --noise-floor: the real images' noise variance line minus the source images' own
     (metrics.realism.nlf, unpaired), the noise the translations must hold at least."""
     from metrics.realism.nlf import missing_variance_line
 
-    line = missing_variance_line(*([read_image(p) for p in list_images(d)] for d in (real_dir, source_dir)))
+    line = missing_variance_line([read_image(p) for p in list_images(real_dir)], [read_image(p) for p in sources])
     if not line.isfinite().all():
         raise UserError(f"--noise-floor: the images in {real_dir} have too few flat, unclipped regions for a "
                         "noise-level function in some channel; translate without --noise-floor")
     return line
 
 
+def translate_file(model, source_dir: Path, relative: Path, out_dir: Path, mode: str = "degrade", seed: int = 0,
+                   heat: float = 1.0, tile: int | None = 256, overlap: int = OVERLAP,
+                   floor: torch.Tensor | None = None) -> Path:
+    """source_dir/relative into out_dir/relative as PNG, its noise drawn from (seed, relative path); `floor` (degrade
+    mode), a target variance line of raise_noise_floor. Returns the output's path."""
+    generator = image_generator(seed, relative.as_posix(), model.device)
+    image = read_image(Path(source_dir) / relative)
+    out = translate_image(model, image, mode, generator, heat, tile, overlap)
+    if floor is not None:
+        out = raise_noise_floor(out, image.to(out.device), floor, generator).clamp(0, 1)
+    target = Path(out_dir) / relative.with_suffix(".png")
+    write_image(target, out)
+    return target
+
+
 def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrade", seed: int = 0, heat: float = 1.0,
                      tile: int | None = 256, overlap: int = OVERLAP, floor: torch.Tensor | None = None) -> list[Path]:
-    """Every image of source_dir into out_dir as PNG; `floor` (degrade mode), a target variance line of
-    raise_noise_floor."""
+    """Every image of source_dir into out_dir, in this process and unstaged (main shards, stages and resumes)."""
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise UserError(f"--out_dir {out_dir} is the source folder; choose another folder so no input is overwritten")
-    written = []
-    for path in tqdm(list_images(source_dir), desc=mode, unit="img"):
-        generator = image_generator(seed, path.name, model.device)
-        target, image = out_dir / f"{path.stem}.png", read_image(path)
-        out = translate_image(model, image, mode, generator, heat, tile, overlap)
-        if floor is not None:
-            out = raise_noise_floor(out, image.to(out.device), floor, generator).clamp(0, 1)
-        write_image(target, out)
-        written.append(target)
-    return written
+    return [translate_file(model, source_dir, Path(path.name), out_dir, mode, seed, heat, tile, overlap, floor)
+            for path in tqdm(list_images(source_dir), desc=mode, unit="img")]
 
 
-def calibrate_heat(model, source_dir: Path, real_dir: Path, seed: int = 0, tile: int | None = 256,
+def calibrate_heat(model, sources: list[Path], real_dir: Path, seed: int = 0, tile: int | None = 256,
                    bounds: tuple[float, float] = (0.25, 4.0), steps: int = 8,
                    max_images: int = 4) -> tuple[float, float]:
-    """The heat whose translations of (up to `max_images` of) `source_dir` have the noise-level function closest to
+    """The heat whose translations of (up to `max_images` of) `sources` have the noise-level function closest to
     the real degraded images' of `real_dir` (metrics.realism.nlf, unpaired: only the real images are used as a
     reference): a golden-section search over `bounds` with the same noise draws at every heat. Returns (heat, NLF
     distance in 8-bit units). A heat at which the two curves share no measurable intensity bin is never chosen."""
     from metrics.realism.nlf import estimate_nlf, nlf_distance
 
     target = estimate_nlf([read_image(p) for p in list_images(real_dir)])
-    sources = list_images(source_dir)[:max_images]
+    sources = sources[:max_images]
     images = [read_image(p) for p in sources]
 
     def distance(heat: float) -> float:
@@ -126,32 +138,14 @@ def calibrate_heat(model, source_dir: Path, real_dir: Path, seed: int = 0, tile:
             fb = distance(b)
     heat, found = (a, fa) if fa <= fb else (b, fb)
     if math.isinf(found):
-        raise UserError(f"--heat auto: no noise-level function could be compared between the translations of "
-                        f"{source_dir} and {real_dir} (too few flat regions); give a fixed --heat")
+        raise UserError(f"--heat auto: no noise-level function could be compared between the translations and "
+                        f"the images of {real_dir} (too few flat regions); give a fixed --heat")
     return heat, found
 
 
-@user_errors_exit_2
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-opt", "--opt", help="config: model_type, scale and network_g are enough (default: the "
-                        "options stored in the checkpoint); weights from path.pretrain_network_g")
-    parser.add_argument("--model_path", "-model_path",
-                        help="DeFlow checkpoint (default: -opt's path.pretrain_network_g)")
-    parser.add_argument("--source_dir", "-source_dir", required=True, type=Path)
-    parser.add_argument("--out_dir", "-out_dir", required=True, type=Path)
-    parser.add_argument("--mode", choices=MODES, default="degrade")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--heat", default="1.0", help="scale of the sampled latent shift (degrade mode); 'auto': the "
-                                                     "heat whose output's noise-level function is closest to --real's")
-    parser.add_argument("--noise-floor", action="store_true",
-                        help="degrade mode: raise the translations' local noise to the noise-level function --real's "
-                             "images show where it falls short (independent Gaussian noise of the missing variance)")
-    parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto and "
-                                                  "--noise-floor")
-    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    args = parser.parse_args(argv)
+def prepare(args: argparse.Namespace, procs: Processes) -> tuple:
+    """What every image needs, checked and decided before any of them: (model, inputs, names, tile, floor);
+    args.heat becomes a number."""
     if not args.opt and not args.model_path:
         raise UserError("give --model_path CKPT or -opt CONF (with path.pretrain_network_g), or both")
     for flag, used in (("--heat auto", args.heat == "auto"), ("--noise-floor", args.noise_floor)):
@@ -163,17 +157,59 @@ def main(argv=None):
         except ValueError:
             raise UserError(f"--heat {args.heat}: expected a number or 'auto'") from None
     tile = tile_option(args.tile, OVERLAP)
-    model = load_for_inference(args.model_path, args.opt, args.device, expected_type="DeFlowModel")
-    with torch.no_grad(), staged_folder(args.out_dir, "--out_dir", (args.source_dir,)) as stage:
-        if args.heat == "auto":
-            args.heat, distance = calibrate_heat(model, args.source_dir, args.real, args.seed, tile)
+    model = load_for_inference(args.model_path, args.opt, procs.device(args.device), expected_type="DeFlowModel")
+    inputs = listed_inputs(args.source_dir, args.list, "--source_dir")
+    names = output_names(inputs, args.list)
+    sources = [args.source_dir / path for path in inputs]
+    if args.heat == "auto":
+        args.heat, distance = calibrate_heat(model, sources, args.real, args.seed, tile)
+        if procs.rank == 0:
             print(f"--heat auto: {args.heat:.3f} (noise-level function {distance:.2f} from --real's, 8-bit units)")
-        floor = noise_floor_line(args.source_dir, args.real) if args.noise_floor else None
-        if floor is not None:
-            print("--noise-floor: noise variance (8-bit^2) at least " +
-                  "  ".join(f"{c} {a:.1f} x + {b:.1f}" for c, (a, b) in zip("RGB", floor.tolist())))
-        written = translate_folder(model, args.source_dir, stage, args.mode, args.seed, args.heat, tile, floor=floor)
-    print(f"{len(written)} images written to {args.out_dir}")
+    floor = noise_floor_line(sources, args.real) if args.noise_floor else None
+    if floor is not None and procs.rank == 0:
+        print("--noise-floor: noise variance (8-bit^2) at least " +
+              "  ".join(f"{c} {a:.1f} x + {b:.1f}" for c, (a, b) in zip("RGB", floor.tolist())))
+    return model, inputs, names, tile, floor
+
+
+@user_errors_exit_2
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-opt", "--opt", help="config: model_type, scale and network_g are enough (default: the "
+                        "options stored in the checkpoint); weights from path.pretrain_network_g")
+    parser.add_argument("--model_path", "-model_path",
+                        help="DeFlow checkpoint (default: -opt's path.pretrain_network_g)")
+    parser.add_argument("--source_dir", "-source_dir", required=True, type=Path)
+    parser.add_argument("--list", type=Path, help="the images to translate, one path relative to --source_dir a "
+                                                  "line (default: every image directly in --source_dir)")
+    parser.add_argument("--out_dir", "-out_dir", required=True, type=Path)
+    parser.add_argument("--mode", choices=MODES, default="degrade")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--heat", default="1.0", help="scale of the sampled latent shift (degrade mode); 'auto': the "
+                                                     "heat whose output's noise-level function is closest to --real's")
+    parser.add_argument("--noise-floor", action="store_true",
+                        help="degrade mode: raise the translations' local noise to the noise-level function --real's "
+                             "images show where it falls short (independent Gaussian noise of the missing variance)")
+    parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto and "
+                                                  "--noise-floor")
+    parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (under torchrun: each process's "
+                                                         "LOCAL_RANK GPU)")
+    args = parser.parse_args(argv)
+    with torch.no_grad(), Processes() as procs:
+        model, inputs, names, tile, floor = procs.run(lambda: prepare(args, procs))
+        settings = {"command": "translate", "source_dir": str(args.source_dir.absolute()), "mode": args.mode,
+                    "seed": args.seed, "heat": args.heat, "tile": tile, "overlap": OVERLAP,
+                    "floor": None if floor is None else floor.tolist()}
+
+        def make(index: int, files: Path) -> dict:
+            translate_file(model, args.source_dir, inputs[index], files, args.mode, args.seed, args.heat, tile,
+                           floor=floor)
+            return {}
+        run_sharded(procs, args.out_dir, "--out_dir", (args.source_dir,), digest(settings, model), names, make,
+                    desc=args.mode)
+    if procs.rank == 0:
+        print(f"{len(names)} images in {args.out_dir}")
 
 
 if __name__ == "__main__":
