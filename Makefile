@@ -49,7 +49,7 @@ $(DEFLOW_CKPT): $(DATA)/.done
 
 $(DATA)/clean/.translated: $(DEFLOW_CKPT)
 	$(PY) scripts/translate.py --model_path $(DEFLOW_CKPT) --source_dir $(DATA)/clean/2x --out_dir $(DATA)/clean/2x_deflow --seed 0 \
-		--heat auto --real $(DATA)/real/1x
+		--noise-floor --real $(DATA)/real/1x
 	touch $@
 
 $(SR_CKPT): $(DATA)/clean/.translated
