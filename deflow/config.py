@@ -72,17 +72,17 @@ def load_yaml_with_includes(path: Path, _seen: tuple = ()) -> dict:
     return deep_merge(merged, data)
 
 
-def apply_override(opt: dict, assignment: str) -> None:
-    """Apply one `--set a.b.c=value`; creates missing sections."""
-    if "=" not in assignment:
-        raise UserError(f"--set {assignment}: expected KEY=VALUE, e.g. train.total_iter=100")
-    dotted, text = assignment.split("=", 1)
+def apply_override(opt: dict, assignment: str, flag: str = "--set", example: str = "train.total_iter=100") -> None:
+    """Apply one `--set a.b.c=value` (`flag` and `example` name the option in errors); creates missing sections."""
+    dotted, sep, text = assignment.partition("=")
+    if not sep or not dotted.strip():
+        raise UserError(f"{flag} {assignment}: expected KEY=VALUE, e.g. {example}")
     *parents, leaf = dotted.strip().split(".")
     node = opt
     for i, part in enumerate(parents):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
-            raise UserError(f"--set {dotted}: {'.'.join(parents[:i + 1])} is a value, not a section")
+            raise UserError(f"{flag} {dotted}: {'.'.join(parents[:i + 1])} is a value, not a section")
         node = child
     node[leaf] = parse_value(text)
 

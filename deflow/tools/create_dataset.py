@@ -17,7 +17,7 @@ import argparse
 import os
 from pathlib import Path
 
-from deflow.config import parse_value
+from deflow.config import apply_override
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.h import build_h, conditioning_image
 from deflow.imageio import list_images, read_image, write_image
@@ -70,10 +70,7 @@ def h_section(name: str, assignments: list[str]) -> dict:
     """--h NAME --h_set KEY=VALUE ... -> the network_g.h section {type: NAME, KEY: value, ...}, values typed as YAML."""
     section = {"type": name}
     for assignment in assignments:
-        key, sep, text = assignment.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--h_set {assignment}: expected KEY=VALUE, e.g. kernel_size=5")
-        section[key.strip()] = parse_value(text)
+        apply_override(section, assignment, "--h_set", "kernel_size=5")
     return section
 
 

@@ -21,7 +21,6 @@ import math
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from deflow.errors import UserError, user_errors_exit_2
@@ -44,16 +43,11 @@ def translate_image(model, image: torch.Tensor, mode: str, generator: torch.Gene
 
 def local_residual_variance(translated: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """(3, H, W) variance of translated - source around its local mean, per channel and pixel, in [0, 1]^2 units:
-    AKLD's 7x7 window (metrics.realism.akld) over r^2 minus the square of its mean, reflect padding."""
-    from metrics.realism.akld import gaussian_window
+    AKLD's 7x7 window (metrics.realism.akld.window_mean) over r^2 minus the square of its mean, reflect padding."""
+    from metrics.realism.akld import window_mean
 
-    residual = (translated - source).float()[:, None]  # (3, 1, H, W): one plane per channel
-    window = gaussian_window().float().to(residual.device)[None, None]
-
-    def smooth(x):
-        return F.conv2d(F.pad(x, (3, 3, 3, 3), mode="reflect"), window)
-
-    return (smooth(residual.square()) - smooth(residual).square()).clamp(min=0)[:, 0]
+    residual = (translated - source).float()
+    return (window_mean(residual.square()) - window_mean(residual).square()).clamp(min=0)
 
 
 def raise_noise_floor(translated: torch.Tensor, source: torch.Tensor, line: torch.Tensor,

@@ -33,13 +33,16 @@ def gaussian_window() -> torch.Tensor:
     return g[:, None] * g[None, :]
 
 
+def window_mean(x: torch.Tensor) -> torch.Tensor:
+    """(C, H, W) float32 -> the same: each channel averaged by the 7x7 window, reflect padding (at least 4x4)."""
+    window = gaussian_window().float().to(x.device).expand(x.shape[0], 1, 7, 7)
+    return F.conv2d(F.pad(x[None], (3, 3, 3, 3), mode="reflect"), window, groups=x.shape[0])[0]
+
+
 def local_variance(noisy: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Per-pixel local noise variance (C, H, W) float32 in [0, 1]^2 units: the 7x7 window over (noisy - clean)^2 per
     channel, reflect padding, floored at 1e-10. noisy, clean: (C, H, W), at least 4x4."""
-    squared = (noisy.float() - clean.float()) ** 2
-    window = gaussian_window().float().to(squared.device).expand(squared.shape[0], 1, 7, 7)
-    blurred = F.conv2d(F.pad(squared[None], (3, 3, 3, 3), mode="reflect"), window, groups=squared.shape[0])[0]
-    return blurred.clamp(min=VARIANCE_FLOOR)
+    return window_mean((noisy.float() - clean.float()) ** 2).clamp(min=VARIANCE_FLOOR)
 
 
 def akld_image(fake: torch.Tensor, real: torch.Tensor, clean: torch.Tensor) -> float:
