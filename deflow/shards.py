@@ -69,14 +69,16 @@ class Processes:
         return self
 
     def __exit__(self, kind, value, trace) -> None:
-        if self.joined:  # a process group left to the interpreter's exit can abort it (gloo)
+        """Leaves the group it joined, and then the process: even after destroy_process_group, a rank aborted at the
+        interpreter's exit now and then (gloo: "terminate called without an active exception", SIGABRT in place of
+        its exit status), so a joined rank ends here, without the C++ teardown; the `with` block must hold all of
+        the command's work."""
+        if self.joined:
             dist.destroy_process_group()
-            if kind is SystemExit and value.code:
-                # after a failure one rank still aborted at the interpreter's exit now and then ("terminate called
-                # without an active exception", SIGABRT in place of exit 2): leave without the C++ teardown
+            if kind is None or kind is SystemExit:
                 sys.stdout.flush()
                 sys.stderr.flush()
-                os._exit(value.code)
+                os._exit(0 if kind is None else value.code or 0)
 
     @property
     def who(self) -> str:

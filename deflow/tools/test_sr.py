@@ -249,8 +249,8 @@ def main(argv=None):
                     "lpips": None if job.lpips is None else [args.lpips_backbone, job.lpips.available]}
         run_sharded(procs, args.out, "--out", (args.input, args.gt), digest(settings, job.model), job.names,
                     job.make, job.report, desc="SR")
-    if procs.rank == 0:
-        print(f"SR images in {args.out / 'sr'}; report {args.out / 'report.html'}")
+        if procs.rank == 0:
+            print(f"SR images in {args.out / 'sr'}; report {args.out / 'report.html'}")
 
 
 if __name__ == "__main__":

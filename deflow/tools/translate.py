@@ -202,8 +202,8 @@ def main(argv=None):
             return {}
         run_sharded(procs, args.out_dir, "--out_dir", (args.source_dir,), digest(settings, model), names, make,
                     desc=args.mode)
-    if procs.rank == 0:
-        print(f"{len(names)} images in {args.out_dir}")
+        if procs.rank == 0:
+            print(f"{len(names)} images in {args.out_dir}")
 
 
 if __name__ == "__main__":
