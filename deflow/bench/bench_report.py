@@ -5,7 +5,7 @@ import statistics
 # over seeds (realesrgan in the full run), 15 % of a 2 dB gap.
 GAP_MIN_DB = 2.0
 SCORES = ("psnr", "ssim", "lpips", "c2st_vs_camera", "c2st_vs_real_domain", "akld_vs_camera", "nlf_distance_8bit",
-          "lr_noise_std_8bit")
+          "lr_noise_std_8bit", "detail_kept")
 
 
 def spread(values: list) -> dict | None:
@@ -57,18 +57,19 @@ def fmt(value: dict | None, digits: int, percent: bool = False) -> str:
     return text + unit
 
 
-def table(summary: dict, methods: list[str]) -> list[str]:
-    """The markdown rows of `methods`' scores, header first."""
+def table(summary: dict, methods: list[str], camera_kept: float | None = None) -> list[str]:
+    """The markdown rows of `methods`' scores, header first; `camera_kept`, the camera's detail kept, in its header."""
+    kept = "detail kept" + (f" (camera {camera_kept:.2f})" if camera_kept is not None else "")
     lines = ["| method | PSNR (dB) | SSIM | LPIPS | gap closed, PSNR | gap closed, SSIM | C2ST vs camera, same photos "
-             "| C2ST vs real domain | AKLD vs camera | NLF distance (8-bit) | LR noise std (8-bit) |",
-             "|" + " --- |" * 11]
+             f"| C2ST vs real domain | AKLD vs camera | NLF distance (8-bit) | LR noise std (8-bit) | {kept} |",
+             "|" + " --- |" * 12]
     for method in methods:
         m = summary[method]
         lines.append(f"| {method} | {fmt(m['psnr'], 3)} | {fmt(m['ssim'], 4)} | {fmt(m['lpips'], 4)} | "
                      f"{fmt(m['gap_closed_psnr'], 0, True)} | {fmt(m['gap_closed_ssim'], 0, True)} | "
                      f"{fmt(m['c2st_vs_camera'], 1, True)} | {fmt(m['c2st_vs_real_domain'], 1, True)} | "
                      f"{fmt(m['akld_vs_camera'], 3)} | {fmt(m['nlf_distance_8bit'], 2)} | "
-                     f"{fmt(m['lr_noise_std_8bit'], 1)} |")
+                     f"{fmt(m['lr_noise_std_8bit'], 1)} | {fmt(m.get('detail_kept'), 2)} |")
     return lines
 
 
@@ -78,14 +79,16 @@ def markdown(report: dict) -> str:
     lines = [f"# Camera benchmark x2 ({run['mode']}{', partial' if report['partial'] else ''})", "",
              f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
              f"- wall time: {run['wall_seconds'] / 60:.1f} min", "",
-             *table(summary, [m for m in summary if m not in ablation])]
+             *table(summary, [m for m in summary if m not in ablation], s.get("detail_kept_camera"))]
     arms = [m for m in summary if m in ablation]
     if arms:
         lines += ["", "## DeFlow ablation", "", "deflow_plain is DeFlow as the paper has it (one shift per level, "
                   "split priors shared by both domains, heat 1); each arm below it adds one of deflow's switches "
-                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat, --noise-floor); "
+                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat, --noise-floor), and the "
+                  "arms after deflow_noise_floor change one thing of it (methods.py): its models translated with the "
+                  "scaled floor or --keep-colour, or its config with latent_scale or domain_filter; "
                   "deflow_switches_heat_auto is the combination chosen before the noise floor.", "",
-                  *table(summary, [m for m in ("deflow", *arms) if m in summary])]
+                  *table(summary, [m for m in ("deflow", *arms) if m in summary], s.get("detail_kept_camera"))]
     gap = report["oracle_minus_bicubic_psnr"]
     if gap is not None:
         verdict = ("readable" if gap["mean"] >= GAP_MIN_DB else
@@ -120,5 +123,7 @@ def markdown(report: dict) -> str:
               "oracle's accuracy is that column's floor. AKLD (DANet, Yue et al. 2020): the divergence of the local "
               "noise variances from the camera's on the same photos, 0 = identical (the oracle's value is the floor "
               "of a second noise draw). NLF distance: RMS difference of the noise std against intensity from the real "
-              "domain's, estimated without pairs on flat regions."]
+              "domain's, estimated without pairs on flat regions. Detail kept: the share of the bicubic LR's detail at 0.25-0.5 "
+              "cycles/px the method's LR of the same photos keeps (their cross-spectrum over the bicubic LR's power, "
+              "metrics.realism.detail_transfer; independent noise averages out), the camera's value in the header."]
     return "\n".join(lines) + "\n"

@@ -30,7 +30,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
 import threading
 import time
@@ -45,7 +44,7 @@ import yaml
 
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
 from deflow.bench.methods import DEFAULT_HEAT, METHODS
-from deflow.bench.run import overrides, run
+from deflow.bench.run import machine, overrides, run
 from deflow.config import load_options
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image
@@ -55,7 +54,7 @@ from degradations.camera import Camera, CameraParams
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_sigma
-from metrics.realism import akld, c2st_accuracy, estimate_nlf, nlf_distance, sample_patches
+from metrics.realism import akld, c2st_accuracy, detail_transfer, estimate_nlf, nlf_distance, sample_patches
 
 CONFIGS = {"sr": files("deflow.bench") / "confs/sr-bench-x2.yml",  # the packaged defaults of --sr-config and
            "deflow": files("deflow.bench") / "confs/deflow-bench.yml"}  # --deflow-config
@@ -83,6 +82,16 @@ class Budget:
 BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
 
 
+KEPT_RINGS = slice(5, 10)  # detail_transfer's rings of 0.25-0.5 cycles/px (10 rings)
+
+
+def detail_kept(images: list[torch.Tensor], bicubic: list[torch.Tensor]) -> float:
+    """The mean detail transfer (metrics.realism.detail_transfer) at 0.25-0.5 cycles/px of LR images against the
+    bicubic LR of the same photos: 1 for the bicubic LR, below 1 where a degradation blurs, above where it adds detail
+    correlated with the image."""
+    return float(detail_transfer(images, bicubic, 10)[1][KEPT_RINGS].mean())
+
+
 class Progress:
     """One line per finished step: time since the start, the step, what it did and how long it took."""
 
@@ -99,10 +108,13 @@ class Progress:
 class Bench:
     """Paths, settings and the steps of one benchmark folder."""
 
-    def __init__(self, args, budget: Budget, camera: Camera, split: dict, progress: Progress):
+    table: dict | None = None  # name -> Method for the names in `methods` (None: methods.METHODS)
+
+    def __init__(self, args, budget: Budget, camera: Camera, split: dict, progress: Progress,
+                 table: dict | None = None):
         self.out, self.budget, self.camera, self.split = args.out / "runs", budget, camera, split
         self.progress = progress
-        self.methods, self.jobs = args.methods, args.jobs
+        self.methods, self.jobs, self.table = args.methods, args.jobs, table
         self.configs = {"sr": args.sr_config, "deflow": args.deflow_config}
         self.env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
         self.py = sys.executable
@@ -117,8 +129,11 @@ class Bench:
     def photos(self, role: str) -> Path:
         return self.out / "photos" / role
 
+    def method(self, name: str):
+        return (self.table or METHODS)[name]
+
     def key(self, method: str) -> str:
-        folder = METHODS[method].folder
+        folder = self.method(method).folder
         return folder(self.budget) if folder else method
 
     def lr(self, method: str, seed: int) -> Path:
@@ -160,20 +175,21 @@ class Bench:
                                        "test_lr": noise_sigma(list_images(self.test_lr)),
                                        "camera_on_clean": noise_sigma(list_images(self.reference_lr))}
         for method in self.methods:
-            if METHODS[method].setup:
-                METHODS[method].setup(self)
+            if self.method(method).setup:
+                self.method(method).setup(self)
         images = {"reference": self.reference_lr, "real": self.real_lr, "bicubic": self.bicubic_lr}
         self.realism_images = {k: [read_image(p) for p in list_images(v)] for k, v in images.items()}
         self.real_nlf = estimate_nlf(self.realism_images["real"])
+        self.info["detail_kept_camera"] = detail_kept(self.realism_images["reference"], self.realism_images["bicubic"])
 
     # ------------------------------------------------------------ one SR model: train, score, realism
     def sr_run(self, method: str, seed: int) -> dict:
-        lr_dir = METHODS[method].make_lr(self, seed, self.lr(method, seed))
+        lr_dir = self.method(method).make_lr(self, seed, self.lr(method, seed))
         iters, root = self.budget.sr_iters, self.run_dir("sr", method, seed)
         checkpoint = root / "checkpoints" / f"iter_{iters:08d}.pth"
         step = f"sr {method} seed {seed}"
         if not checkpoint.exists():
-            own = METHODS[method].sr_training
+            own = self.method(method).sr_training
             config, sets = own(self, iters) if own else (self.configs["sr"], {
                 "datasets.train.dataroot_gt": self.photos("clean"), "datasets.train.dataroot_lq": lr_dir,
                 "datasets.val.dataroot_gt": self.photos("clean"), "datasets.val.dataroot_lq": lr_dir,
@@ -201,13 +217,15 @@ class Bench:
 
     def realism(self, method: str, seed: int, lr_dir: Path, scores_dir: Path) -> dict:
         """C2ST against the camera's LR of the same photos and against the real domain; AKLD against the camera
-        (both noisy versions of each clean photo's bicubic LR); the NLF distance to the real domain (unpaired)."""
+        (both noisy versions of each clean photo's bicubic LR); the NLF distance to the real domain (unpaired); the
+        detail kept (detail_kept) against the bicubic LR of the same photos, the camera's own in the settings."""
         n, steps = self.budget.c2st_patches, self.budget.c2st_steps
+        synthetic = [read_image(p) for p in list_images(lr_dir)]
+        kept = {"detail_kept": detail_kept(synthetic, self.realism_images["bicubic"])}
         cache = scores_dir / f"realism_n{n}_steps{steps}_akld_nlf.json"
         if cache.exists():
-            return json.loads(cache.read_text())
+            return {**json.loads(cache.read_text()), **kept}
         started = time.time()
-        synthetic = [read_image(p) for p in list_images(lr_dir)]
         result = {}
         for i, (name, images) in enumerate([("c2st_vs_camera", self.realism_images["reference"]),
                                             ("c2st_vs_real_domain", self.realism_images["real"])]):
@@ -220,11 +238,11 @@ class Bench:
         cache.write_text(json.dumps(result))
         self.progress(f"realism {method} seed {seed}", f"{n} patches of {PATCH} px per class; AKLD "
                       f"{result['akld_vs_camera']:.3f}", started)
-        return result
+        return {**result, **kept}
 
     def realism_page(self, seed: int, out: Path) -> None:
         """metrics.realism's figures (noise-level curves, residual spectra) of every method's LR for `seed`."""
-        folders = [METHODS[m].make_lr(self, seed, self.lr(m, seed)) for m in self.methods]
+        folders = [self.method(m).make_lr(self, seed, self.lr(m, seed)) for m in self.methods]
         self.run_logged("realism figures", [
             self.py, "-m", "metrics.realism", "--real", self.reference_lr, "--clean", self.bicubic_lr,
             "--synthetic", *folders, "--out", out, "--patches", self.budget.c2st_patches,
@@ -239,7 +257,7 @@ class Bench:
         with ThreadPoolExecutor(self.jobs) as pool:
             started: dict = {}  # train function -> its future: methods that share a training wait for one
             for m in self.methods:
-                train = METHODS[m].train
+                train = self.method(m).train
                 if train:
                     if train not in started:
                         started[train] = pool.submit(train, self)
@@ -382,9 +400,7 @@ def main(argv=None):
     load = os.getloadavg()[0]
     run_info = {"mode": "quick" if args.quick else "full",
                 "date": datetime.now().astimezone().isoformat(timespec="seconds"),
-                "machine": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores, load average "
-                           f"{load:.1f} at start; torch {torch.__version__} on {bench.device}; {args.jobs} jobs x "
-                           f"{args.threads} thread(s))",
+                "machine": machine(load, "at start", f"{bench.device}; {args.jobs} jobs x {args.threads} thread(s)"),
                 "command": " ".join(["python scripts/benchmark.py", *argv])}
     progress("start", f"{run_info['mode']} run into {args.out}: methods {', '.join(args.methods)}, seeds "
              f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it x {budget.deflow_seeds} "

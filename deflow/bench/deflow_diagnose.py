@@ -7,9 +7,13 @@ Noise (metrics.noise.noise_std, 8-bit units, mean over images) of: the clean and
 the clean images translated (`degrade`); degraded images sampled given h of the clean images (`sample_degraded`);
 the degraded images translated back (`restore`). Per latent level: the mean per-channel variance (trace / C of
 the channel covariance over every pixel of every image) of the encoded clean and degraded images, and of the
-model's degraded density, I + A A^T (I + S A A^T S of a content shift, averaged over the degraded images' pixels).
-Degraded latents that match I + A A^T while translations carry too little
+model's degraded density, D^2 + A A^T (D^2 + S A A^T S of a content shift, averaged over the degraded images'
+pixels; D = I unless latent_scale). Degraded latents that match it while translations carry too little
 noise point at structure the per-pixel shift cannot express (dependence on content, correlation between pixels).
+
+Detail transfer (metrics.realism.detail_transfer): per ring of radial frequency, the share of the clean images'
+detail the translations keep; with --paired, the real degradation's too. A camera that blurs keeps less than 1 at
+high frequencies; a translation that keeps 1 or more has not learned it.
 
 Noise by texture: the std of translated - clean (per channel in 7x7 windows, intensity 0.1-0.9) per bin of the
 clean image's local texture (the std of its own 7x7 window); with --paired (the real degraded versions of the same
@@ -29,6 +33,7 @@ from deflow.flow.flownet import flow_size_multiple
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import load_for_inference
 from metrics.noise import noise_std
+from metrics.realism import detail_transfer
 
 
 def flow_inputs(model, images: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -109,10 +114,14 @@ def diagnose(model, clean_dir: Path, degraded_dir: Path, seed: int = 0, paired_d
               "degraded": latent_variances(model, images["degraded"], True, seed),
               "model_degraded": model_variances(model, images["degraded"], seed)}
     texture = {"translated": noise_by_texture(images["clean"], outputs["degrade"])}
+    transfer = {"translated": detail_transfer(outputs["degrade"], images["clean"])}
     if paired_dir is not None:
         paired = [read_image(paired_dir / name) for name in names["clean"]]
         texture["paired_real"] = noise_by_texture(images["clean"], paired)
-    return {"noise_std_8bit": noise, "latent_variance": levels, "noise_by_texture": texture}
+        transfer["paired_real"] = detail_transfer(paired, images["clean"])
+    return {"noise_std_8bit": noise, "latent_variance": levels, "noise_by_texture": texture,
+            "detail_transfer": {"frequency": transfer["translated"][0].tolist(),
+                                **{name: values.tolist() for name, (_, values) in transfer.items()}}}
 
 
 @user_errors_exit_2
@@ -133,6 +142,11 @@ def main(argv=None):
     for level in levels["model_degraded"]:
         print(f"  {level:>5}  {levels['clean'][level]:.3f}  {levels['degraded'][level]:.3f}  "
               f"{levels['model_degraded'][level]:.3f}")
+    transfer = result["detail_transfer"]
+    print("detail transfer by frequency (cycles/px): " + "  ".join(f"{f:.3f}" for f in transfer["frequency"]))
+    for name in ("translated", "paired_real"):
+        if name in transfer:
+            print(f"  {name:>11}  " + "  ".join(f"{v:5.2f}" for v in transfer[name]))
     print("noise std (8-bit) by the clean image's local texture std (share of pixels):")
     for name, rows in result["noise_by_texture"].items():
         print(f"  {name:>11}  " + "  ".join(

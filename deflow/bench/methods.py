@@ -193,17 +193,20 @@ def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
 
 
 def deflow_method(name: str, training: str = "", sets: dict | None = None, heat: str | None = None,
-                  floor: bool = False, ablation: bool = False) -> Method:
+                  floor: str | None = None, keep_colour: float | None = None, ablation: bool = False) -> Method:
     """DeFlow trained on the bicubic LR of the clean photos (clean domain) against the real domain, the bicubic LR
     translated. `training` names the DeFlow models (arms with the same name share them), `sets` their overrides of
-    --deflow-config; `heat`: translate's --heat (None: --deflow-heat); `floor`: translate's --noise-floor."""
+    --deflow-config; `heat`: translate's --heat (None: --deflow-heat); `floor`: translate's --noise-floor mode (None:
+    none); `keep_colour`: translate's --keep-colour sigma."""
     def heat_of(budget) -> str:
         return heat or budget.deflow_heat
 
     def folder(budget) -> str:
         models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
         shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != DEFAULT_HEAT else ""
-        return f"{name}_it{budget.deflow_iters}{models}{shown}" + ("_floor" if floor and "floor" not in name else "")
+        suffix = {None: "", "white": "_floor", "scaled": "_floor_scaled"}[floor]
+        colour = f"_colour{keep_colour:g}" if keep_colour and "colour" not in name else ""
+        return f"{name}_it{budget.deflow_iters}{models}{shown}" + ("" if "floor" in name else suffix) + colour
 
     def make_lr(bench, seed: int, out: Path) -> Path:
         if not bench.complete(out):
@@ -212,7 +215,8 @@ def deflow_method(name: str, training: str = "", sets: dict | None = None, heat:
             bench.run_logged(f"{name} translate seed {seed} (model {model})", [
                 bench.py, "-m", "deflow.tools.translate", "--model_path",
                 deflow_checkpoint(bench, model, training), "--source_dir", bench.bicubic_lr, "--out_dir", out,
-                "--seed", seed, "--heat", chosen, *real, *(["--noise-floor"] if floor else [])],
+                "--seed", seed, "--heat", chosen, *real, *(["--noise-floor", floor] if floor else []),
+                *(["--keep-colour", keep_colour] if keep_colour else [])],
                 f"{name}_translate_seed{seed}")
         return out
 
@@ -227,7 +231,7 @@ METHODS = {
     "white_noise": Method(white_noise_lr, setup=fit_white_noise),
     "pg_fit": Method(pg_fit_lr, setup=fit_pg_noise),
     "realesrgan": Method(realesrgan_lr),
-    "deflow": deflow_method("deflow", floor=True),
+    "deflow": deflow_method("deflow", floor="white"),
     "oracle": Method(oracle_lr),
     "dasr": Method(dasr_lr, sr_training=dasr_training),
     # the ablation (--ablation): DeFlow as the paper has it, then each of deflow's switches alone
@@ -237,7 +241,15 @@ METHODS = {
     "deflow_split_prior": deflow_method("deflow_split_prior", "split_prior",
                                         {**PLAIN, "network_g.domain_split_prior": True}, "1.0", ablation=True),
     "deflow_heat_auto": deflow_method("deflow_heat_auto", "plain", PLAIN, "auto", ablation=True),
-    "deflow_noise_floor": deflow_method("deflow_noise_floor", "plain", PLAIN, "1.0", floor=True, ablation=True),
+    "deflow_noise_floor": deflow_method("deflow_noise_floor", "plain", PLAIN, "1.0", floor="white", ablation=True),
+    "deflow_scaled_floor": deflow_method("deflow_scaled_floor", floor="scaled", ablation=True),
+    "deflow_keep_colour": deflow_method("deflow_keep_colour", floor="white", keep_colour=4.0, ablation=True),
+    "deflow_colour_scaled_floor": deflow_method("deflow_colour_scaled_floor", floor="scaled", keep_colour=4.0,
+                                                ablation=True),
+    "deflow_latent_scale": deflow_method("deflow_latent_scale", "latent_scale", {"network_g.latent_scale": True},
+                                         floor="white", ablation=True),
+    "deflow_domain_filter": deflow_method("deflow_domain_filter", "domain_filter", {"network_g.domain_filter": True},
+                                          floor="white", ablation=True),
     # the previous default, for comparison: both flow switches translated at heat auto without the floor
     "deflow_switches_heat_auto": deflow_method("deflow_switches_heat_auto", heat="auto", ablation=True),
 }

@@ -1,7 +1,11 @@
 """Commands the experiments start: a run with its output logged, and `--set` options from a dict."""
 import json
+import os
+import platform
 import subprocess
 from pathlib import Path
+
+import torch
 
 
 def run(cmd: list[str], log: Path | None = None, env: dict | None = None) -> None:
@@ -24,3 +28,10 @@ def overrides(sets: dict) -> list[str]:
     """{"a.b": value} -> ["--set", "a.b=value", ...]; lists as JSON."""
     return [arg for key, value in sets.items() for arg in ("--set", f"{key}={json.dumps(value, default=str)}"
                                                            if isinstance(value, list) else f"{key}={value}")]
+
+
+def machine(load: float, when: str, runs_on: str) -> str:
+    """The machine line of a result file: host, CPU cores, the 1-minute load average `load` measured `when` ("at
+    start", "at the end"), torch, and what the work ran on (`runs_on`: device, jobs, threads)."""
+    return (f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPU cores, load average {load:.1f} {when}; "
+            f"torch {torch.__version__} on {runs_on})")

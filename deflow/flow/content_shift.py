@@ -8,14 +8,15 @@ predicts a mean offset and a per-channel log-scale at every pixel:
 
 so training starts from DeFlow's shift, and S can follow a signal-dependent noise level the way Noise Flow's
 signal-dependent layer does (Abdelhamed et al., ICCV 2019, Sec. 3.3). Per pixel, a degraded latent is
-z ~ N(mu + m, I + S A A^T S); its log-density uses one Cholesky factor per pixel (float64).
+z ~ N(mu + m, D^2 + S A A^T S) (D = I unless `latent_scale`, see DomainShift); its log-density uses one Cholesky
+factor per pixel (float64).
 """
 import math
 
 import torch
 from torch import nn
 
-from deflow.flow.shift import DomainShift, per_pixel
+from deflow.flow.shift import DomainShift, gaussian_posterior, per_pixel
 
 
 class ContentShift(DomainShift):
@@ -26,10 +27,11 @@ class ContentShift(DomainShift):
         channels: C of this level's latent.
         cond_channels: channels of the conditioning map.
         std_init_shift: A starts as eye * std_init_shift (as DomainShift).
+        latent_scale: learn D (as DomainShift).
     """
 
-    def __init__(self, channels: int, cond_channels: int, std_init_shift: float = 0.01):
-        super().__init__(channels, std_init_shift)
+    def __init__(self, channels: int, cond_channels: int, std_init_shift: float = 0.01, latent_scale: bool = False):
+        super().__init__(channels, std_init_shift, latent_scale)
         self.content = nn.Conv2d(cond_channels, 2 * channels, 3, padding=1)
         nn.init.zeros_(self.content.weight)
         nn.init.zeros_(self.content.bias)
@@ -40,11 +42,11 @@ class ContentShift(DomainShift):
         return self._mu(offset) + offset, torch.exp(log_scale)
 
     def _pixel_covariance(self, scale: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) scales -> (B H W, C, C): I + S A A^T S of every pixel, float64, pixels in (b, h, w) order."""
+        """(B, C, H, W) scales -> (B H W, C, C): D^2 + S A A^T S of every pixel, float64, pixels in (b, h, w)
+        order."""
         s = scale.double().permute(0, 2, 3, 1).reshape(-1, scale.shape[1], 1)
         root = s * self.A.double()  # S A
-        eye = torch.eye(scale.shape[1], dtype=torch.float64, device=scale.device)
-        return eye + root @ root.transpose(1, 2)
+        return torch.diag(self.latent_scale().square()) + root @ root.transpose(1, 2)
 
     def variance_per_channel(self, cond: torch.Tensor | None = None) -> torch.Tensor:
         scale = self.mean_and_scale(cond)[1]
@@ -52,7 +54,7 @@ class ContentShift(DomainShift):
                                                                                         *scale.shape[2:])
 
     def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        """(B, N, C) float64 latent pixels -> (B,) log N(mean, I + S A A^T S) of every pixel, summed."""
+        """(B, N, C) float64 latent pixels -> (B,) log N(mean, D^2 + S A A^T S) of every pixel, summed."""
         batch, _, channels = pixels.shape
         mean, scale = self.mean_and_scale(cond)
         chol = torch.linalg.cholesky(self._pixel_covariance(scale))
@@ -69,15 +71,6 @@ class ContentShift(DomainShift):
 
     def posterior(self, z: torch.Tensor, generator: torch.Generator | None = None, heat: float = 0.0,
                   cond: torch.Tensor | None = None) -> torch.Tensor:
-        """z_x | z ~ N(M^-1 (z - mean), I - M^-1) per pixel, M = I + S A A^T S."""
-        batch, channels, height, width = z.shape
+        """z_x | z ~ N(D M^-1 (z - mean), I - D M^-1 D) per pixel, M = D^2 + S A A^T S."""
         mean, scale = self.mean_and_scale(cond)
-        chol = torch.linalg.cholesky(self._pixel_covariance(scale))
-        diff = (z - mean).double().permute(0, 2, 3, 1).reshape(-1, channels, 1)
-        z_x = torch.cholesky_solve(diff, chol)
-        if heat:
-            eye = torch.eye(channels, dtype=torch.float64, device=z.device)
-            std = torch.linalg.cholesky(eye - torch.cholesky_inverse(chol) + 1e-9 * eye)
-            n = torch.randn(z_x.shape, generator=generator, dtype=torch.float64, device=z.device)
-            z_x = z_x + heat * std @ n
-        return z_x.view(batch, height, width, channels).permute(0, 3, 1, 2).to(z.dtype)
+        return gaussian_posterior(z, z - mean, self._pixel_covariance(scale), self.latent_scale(), generator, heat)

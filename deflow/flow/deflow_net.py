@@ -7,6 +7,7 @@ from torch import nn
 
 from deflow.errors import UserError
 from deflow.flow.content_shift import ContentShift
+from deflow.flow.domain_filter import DomainFilter
 from deflow.flow.encoder import ConditionEncoder
 from deflow.flow.flownet import ConditionalFlowNet
 from deflow.flow.h import build_h
@@ -49,6 +50,11 @@ class DeFlowNet(nn.Module):
         lr_noise_std: the older spelling of h.noise_std of the default h; set at most one of h and lr_noise_std.
         content_shift: each level's shift follows the conditioning (deflow.flow.content_shift): mean and per-channel
             scale of u predicted per pixel, starting as DeFlow's shift (False: DeFlow's shift).
+        latent_scale: a degraded latent is D z + u with a learned per-channel D at each level (deflow.flow.shift),
+            so the degraded density can hold less detail than the clean one (False: z + u, DeFlow).
+        domain_filter: a degraded image is K x', x' what the flow models and K a learned per-channel blur and detail
+            gain (deflow.flow.domain_filter), so the degraded domain can keep less detail than the clean one (False:
+            no K, DeFlow).
         domain_split_prior: the degraded domain corrects the split priors with a zero-initialised conv of its own
             (deflow.flow.split; False: one prior for both domains, as DeFlow).
         pretrain_encoder: path of ESRGAN RRDB weights for the encoder, or None to start it at random.
@@ -60,7 +66,8 @@ class DeFlowNet(nn.Module):
                  n_transition: int = 2, split_levels=(1,), coupling_eps: float = 1e-3, cond_nf: int = 64,
                  cond_nb: int = 23, cond_gc: int = 32, scale: int = 4, std_init_shift: float = 0.01,
                  quant: int = 32, h: dict | None = None, lr_noise_std: float | None = None,
-                 content_shift: bool = False, domain_split_prior: bool = False, pretrain_encoder: str | None = None):
+                 content_shift: bool = False, domain_split_prior: bool = False, latent_scale: bool = False,
+                 domain_filter: bool = False, pretrain_encoder: str | None = None):
         super().__init__()
         if h is None:
             h = {"type": "bicubic_noise", "noise_std": 0.03 if lr_noise_std is None else lr_noise_std}
@@ -77,9 +84,10 @@ class DeFlowNet(nn.Module):
                                        coupling_eps, self.encoder.out_channels, domain_split_prior)
         def shift(channels: int) -> DomainShift:
             if content_shift:
-                return ContentShift(channels, self.encoder.out_channels, std_init_shift)
-            return DomainShift(channels, std_init_shift)
+                return ContentShift(channels, self.encoder.out_channels, std_init_shift, latent_scale)
+            return DomainShift(channels, std_init_shift, latent_scale)
         self.shifts = nn.ModuleDict({str(level): shift(c) for level, c in self.flow.latent_channels.items()})
+        self.domain_filter = DomainFilter(in_channels) if domain_filter else None
 
     def _check_sizes(self, lq: torch.Tensor, image: torch.Tensor | None = None) -> tuple[int, int]:
         height, width = lq.shape[2] * self.scale, lq.shape[3] * self.scale
@@ -116,8 +124,25 @@ class DeFlowNet(nn.Module):
     def _encode_image(self, x, lq, dequant_noise, generator, label):
         self._check_sizes(lq, x)
         x = self._dequantize(x, generator) if dequant_noise else x
+        x, filter_logdet = self._unfilter(x, label)
         conds = self.condition(lq, generator)
-        return *self.encode(x, conds, label), conds
+        latents, logdet = self.encode(x, conds, label)
+        return latents, logdet + filter_logdet, conds
+
+    def _unfilter(self, x: torch.Tensor, label) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """The degraded images of x (label 1) through K^-1 (domain_filter), with log |det K^-1| per image."""
+        if self.domain_filter is None:
+            return x, 0.0
+        degraded = torch.as_tensor(label, device=x.device).expand(x.shape[0]).bool()
+        x = torch.where(degraded.view(-1, 1, 1, 1), self.domain_filter.unfilter(x), x)
+        return x, (-degraded.double() * self.domain_filter.log_det(*x.shape[-2:])).to(x.dtype)
+
+    def _filter(self, x: torch.Tensor, label) -> torch.Tensor:
+        """The images of x decoded as degraded (label 1) through K (domain_filter)."""
+        if self.domain_filter is None:
+            return x
+        degraded = torch.as_tensor(label, device=x.device).expand(x.shape[0]).bool()
+        return torch.where(degraded.view(-1, 1, 1, 1), self.domain_filter.filter(x), x)
 
     def nll(self, gt: torch.Tensor, lq: torch.Tensor, label, dequant_noise: bool = True,
             generator: torch.Generator | None = None) -> NLL:
@@ -142,16 +167,16 @@ class DeFlowNet(nn.Module):
 
     def translate(self, x: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                   heat: float = 1.0, dequant_noise: bool = True) -> torch.Tensor:
-        """Clean -> degraded: encode x under h(lq), add heat * u, u the shift of each level, decode.
+        """Clean -> degraded: encode x under h(lq), each level's latent z -> D z + heat * u (DomainShift.degrade),
+        decode.
         Dequantisation noise is on by default, as in DeFlow's translate.py. The output is not clipped."""
         self._check_sizes(lq, x)
         conds = self.condition(lq, generator)
         x = self._dequantize(x, generator) if dequant_noise else x
         latents, _ = self.encode(x, conds, 0)
-        shifts = {level: self.shifts[str(level)].sample_shift(z.shape, generator, conds[level - 1])
-                  for level, z in latents.items()}
-        shifted = {level: z + heat * shifts[level].to(z.dtype) for level, z in latents.items()}
-        return self.decode(shifted, conds, label=1)[0]
+        shifted = {level: self.shifts[str(level)].degrade(z, generator, heat, conds[level - 1])
+                   for level, z in latents.items()}
+        return self._filter(self.decode(shifted, conds, label=1)[0], 1)
 
     def translate_back(self, y: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                        heat: float = 0.0) -> torch.Tensor:
@@ -159,7 +184,7 @@ class DeFlowNet(nn.Module):
         of the official code, codes/models/SRFL_Glow_model.py); heat 0 takes the posterior mean."""
         self._check_sizes(lq, y)
         conds = self.condition(lq, generator)
-        latents, _ = self.encode(y, conds, 1)
+        latents, _ = self.encode(self._unfilter(y, 1)[0], conds, 1)
         clean = {level: self.shifts[str(level)].posterior(z, generator, heat, conds[level - 1])
                  for level, z in latents.items()}
         return self.decode(clean, conds, label=0)[0]
@@ -171,4 +196,4 @@ class DeFlowNet(nn.Module):
         shapes = self.flow.latent_shapes(lq.shape[0], height, width)
         latents = {level: self.shifts[str(level)].sample(shape, label, generator, conds[level - 1]).to(lq.dtype)
                    for level, shape in shapes.items()}
-        return self.decode(latents, conds, label=label)[0]
+        return self._filter(self.decode(latents, conds, label=label)[0], label)

@@ -1,7 +1,8 @@
 """Translate clean images into realistic degraded ones with a trained DeFlow model (or the other way round).
 
     python scripts/translate.py [-opt CONF] --model_path CKPT --source_dir DIR --out_dir DIR
-        [--seed 0] [--heat 1.0 | --heat auto --real DIR] [--noise-floor --real DIR] [--tile 256] [--device auto]
+        [--seed 0] [--heat 1.0 | --heat auto --real DIR] [--noise-floor [white|scaled] --real DIR]
+        [--keep-colour SIGMA] [--tile 256] [--device auto]
         [--mode degrade|restore|sample_clean|sample_degraded]
 
 Any image size works (padded to what the flow needs, cropped back). Large images go through in overlapping tiles
@@ -50,15 +51,53 @@ def local_residual_variance(translated: torch.Tensor, source: torch.Tensor) -> t
     return (window_mean(residual.square()) - window_mean(residual).square()).clamp(min=0)
 
 
+FLOORS = ("white", "scaled")  # --noise-floor's ways to fill the missing noise
+GAIN_CAP = 8.0  # scaled floor: at most 18 dB on the flow's own noise, so its clipping residue in saturated regions
+# is not blown up; the rest comes from white noise
+COARSE_SIGMA = 4.0  # px: the scaled floor leaves the translation's change coarser than this (its colour) as it is
+
+
+def coarse_part(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(3, H, W) x through a Gaussian low pass of std `sigma` px (reflect padding)."""
+    from degradations.blur import blur
+    from degradations.kernels import gaussian_kernel
+
+    return blur(x[None], gaussian_kernel(2 * math.ceil(3 * sigma) + 1, sigma))[0]
+
+
 def raise_noise_floor(translated: torch.Tensor, source: torch.Tensor, line: torch.Tensor,
-                      generator: torch.Generator) -> torch.Tensor:
+                      generator: torch.Generator, floor: str = "white") -> torch.Tensor:
     """Where a translation's local noise is below the target variance line (3, 2) (per channel a, b in 8-bit^2:
-    a * intensity + b at the source's intensity), add independent Gaussian noise of the missing variance:
-    translated + N(0, max(0, a x + b - v)), v = local_residual_variance. (3, H, W) in, (3, H, W) out, unclipped."""
+    t = a * intensity + b at the source's intensity), raise it to t. `white`: add independent Gaussian noise of
+    variance t - v, v = local_residual_variance. `scaled`: split r = translated - source into its coarse part (std
+    COARSE_SIGMA low pass: the colour change, kept) and the fine part f (the flow's noise and texture), multiply f by
+    g = min(sqrt(t / e), GAIN_CAP) where its local energy e (AKLD's 7x7 window over f^2) is below t, so its spatial
+    and cross-channel structure is kept, then add white noise for what is still missing, t - g^2 e. (3, H, W) in,
+    (3, H, W) out, unclipped."""
+    from metrics.realism.akld import window_mean
+
     a, b = (line[:, i].to(source).view(3, 1, 1) / 255 ** 2 for i in (0, 1))
-    missing = (a * source.clamp(0, 1) + b - local_residual_variance(translated, source)).clamp(min=0)
+    target = a * source.clamp(0, 1) + b
+    if floor == "scaled":
+        residual = translated - source
+        coarse = coarse_part(residual, COARSE_SIGMA)
+        fine = residual - coarse
+        energy = window_mean(fine.square())
+        gain = (target / energy.clamp(min=torch.finfo(energy.dtype).tiny)).sqrt().clamp(1, GAIN_CAP)
+        translated, variance = source + coarse + gain * fine, gain.square() * energy
+    elif floor == "white":
+        variance = local_residual_variance(translated, source)
+    else:
+        raise ValueError(f"floor {floor!r}: expected one of {FLOORS}")
     noise = torch.randn(source.shape, generator=generator, dtype=source.dtype, device=source.device)
-    return translated + noise * missing.sqrt()
+    return translated + noise * (target - variance).clamp(min=0).sqrt()
+
+
+def keep_source_colour(translated: torch.Tensor, source: torch.Tensor, sigma: float) -> torch.Tensor:
+    """translated minus the coarse part (std `sigma` low pass) of translated - source: the source's colours and
+    brightness at scales coarser than sigma, the translation's changes finer than that (noise, texture). (3, H, W)
+    in, (3, H, W) out."""
+    return translated - coarse_part(translated - source, sigma)
 
 
 def noise_floor_line(sources: list[Path], real_dir: Path) -> torch.Tensor:
@@ -75,26 +114,32 @@ def noise_floor_line(sources: list[Path], real_dir: Path) -> torch.Tensor:
 
 def translate_file(model, source_dir: Path, relative: Path, out_dir: Path, mode: str = "degrade", seed: int = 0,
                    heat: float = 1.0, tile: int | None = 256, overlap: int = OVERLAP,
-                   floor: torch.Tensor | None = None) -> Path:
-    """source_dir/relative into out_dir/relative as PNG, its noise drawn from (seed, relative path); `floor` (degrade
-    mode), a target variance line of raise_noise_floor. Returns the output's path."""
+                   floor: torch.Tensor | None = None, floor_mode: str = "white",
+                   keep_colour: float | None = None) -> Path:
+    """source_dir/relative into out_dir/relative as PNG, its noise drawn from (seed, relative path); `keep_colour`
+    (degrade mode), the sigma of keep_source_colour; `floor`, a target variance line of raise_noise_floor, filled the
+    `floor_mode` way. Returns the output's path."""
     generator = image_generator(seed, relative.as_posix(), model.device)
     image = read_image(Path(source_dir) / relative)
     out = translate_image(model, image, mode, generator, heat, tile, overlap)
+    if keep_colour:
+        out = keep_source_colour(out, image.to(out.device), keep_colour)
     if floor is not None:
-        out = raise_noise_floor(out, image.to(out.device), floor, generator).clamp(0, 1)
+        out = raise_noise_floor(out, image.to(out.device), floor, generator, floor_mode).clamp(0, 1)
     target = Path(out_dir) / relative.with_suffix(".png")
     write_image(target, out)
     return target
 
 
 def translate_folder(model, source_dir: Path, out_dir: Path, mode: str = "degrade", seed: int = 0, heat: float = 1.0,
-                     tile: int | None = 256, overlap: int = OVERLAP, floor: torch.Tensor | None = None) -> list[Path]:
+                     tile: int | None = 256, overlap: int = OVERLAP, floor: torch.Tensor | None = None,
+                     floor_mode: str = "white", keep_colour: float | None = None) -> list[Path]:
     """Every image of source_dir into out_dir, in this process and unstaged (main shards, stages and resumes)."""
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     if out_dir.resolve() == source_dir.resolve():
         raise UserError(f"--out_dir {out_dir} is the source folder; choose another folder so no input is overwritten")
-    return [translate_file(model, source_dir, Path(path.name), out_dir, mode, seed, heat, tile, overlap, floor)
+    return [translate_file(model, source_dir, Path(path.name), out_dir, mode, seed, heat, tile, overlap, floor,
+                           floor_mode, keep_colour)
             for path in tqdm(list_images(source_dir), desc=mode, unit="img")]
 
 
@@ -145,6 +190,8 @@ def prepare(args: argparse.Namespace, procs: Processes) -> tuple:
     for flag, used in (("--heat auto", args.heat == "auto"), ("--noise-floor", args.noise_floor)):
         if used and (args.real is None or args.mode != "degrade"):
             raise UserError(f"{flag} calibrates the degrade mode against real images: give --real DIR")
+    if args.keep_colour is not None and (not args.keep_colour > 0 or args.mode != "degrade"):
+        raise UserError(f"--keep-colour {args.keep_colour}: give a positive sigma in pixels, with --mode degrade")
     if args.heat != "auto":
         try:
             args.heat = float(args.heat)
@@ -181,9 +228,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--heat", default="1.0", help="scale of the sampled latent shift (degrade mode); 'auto': the "
                                                      "heat whose output's noise-level function is closest to --real's")
-    parser.add_argument("--noise-floor", action="store_true",
+    parser.add_argument("--noise-floor", nargs="?", const="white", choices=FLOORS,
                         help="degrade mode: raise the translations' local noise to the noise-level function --real's "
-                             "images show where it falls short (independent Gaussian noise of the missing variance)")
+                             "images show where it falls short; white (the default): add independent Gaussian noise; "
+                             "scaled: amplify the flow's own noise there first, white noise for the rest")
+    parser.add_argument("--keep-colour", type=float, metavar="SIGMA",
+                        help="degrade mode: keep the source's colours at scales coarser than a Gaussian of std SIGMA "
+                             "px (the flow's low-frequency change is taken out; its noise and texture stay)")
     parser.add_argument("--real", type=Path, help="real degraded images, the reference of --heat auto and "
                                                   "--noise-floor")
     parser.add_argument("--tile", type=int, default=256, help="tile side in pixels; 0 = whole images")
@@ -194,11 +245,12 @@ def main(argv=None):
         model, inputs, names, tile, floor = procs.run(lambda: prepare(args, procs))
         settings = {"command": "translate", "source_dir": str(args.source_dir.absolute()), "mode": args.mode,
                     "seed": args.seed, "heat": args.heat, "tile": tile, "overlap": OVERLAP,
-                    "floor": None if floor is None else floor.tolist()}
+                    "floor": None if floor is None else floor.tolist(), "floor_mode": args.noise_floor,
+                    "keep_colour": args.keep_colour}
 
         def make(index: int, files: Path) -> dict:
             translate_file(model, args.source_dir, inputs[index], files, args.mode, args.seed, args.heat, tile,
-                           floor=floor)
+                           floor=floor, floor_mode=args.noise_floor, keep_colour=args.keep_colour)
             return {}
         run_sharded(procs, args.out_dir, "--out_dir", (args.source_dir,), digest(settings, model), names, make,
                     desc=args.mode)

@@ -58,3 +58,37 @@ def test_images_of_different_sizes_mix_and_bins_must_agree():
     assert torch.isfinite(power).all()
     with pytest.raises(ValueError, match="same `bins`"):
         spectrum_distance(residual_spectrum(mixed, 8), residual_spectrum(mixed, BINS))
+
+
+def test_detail_transfer_is_a_blurs_frequency_response_and_ignores_independent_noise():
+    """Clean: skimage crops; degraded: a circular Gaussian blur (std 0.6 px, made by multiplying the FFT by
+    H(f) = exp(-2 pi^2 s^2 f^2)), with and without independent noise of std 10. Per ring the transfer is H averaged
+    with the clean images' power as weights (computed here with numpy from the closed-form H): exact without noise,
+    within 0.03 with it; amplified detail (1.5 x the clean image around its mean) reads 1.5."""
+    import numpy as np
+    from skimage import data
+
+    from metrics.realism.spectrum import detail_transfer
+
+    bins, sigma, size = 10, 0.6, 128
+    clean = [torch.from_numpy(np.ascontiguousarray(photo[:size, :size].transpose(2, 0, 1))).double() / 255
+             for photo in (data.astronaut(), data.chelsea(), data.coffee())]
+    fy, fx = np.fft.fftfreq(size)[:, None], np.fft.fftfreq(size)[None, :]
+    radius = np.sqrt(fy ** 2 + fx ** 2)
+    response = np.exp(-2 * np.pi ** 2 * sigma ** 2 * radius ** 2)
+    blurred = [torch.from_numpy(np.fft.ifft2(np.fft.fft2(c.numpy()) * response).real) for c in clean]
+    generator = torch.Generator().manual_seed(0)
+    noisy = [b + 10 / 255 * torch.randn(b.shape, generator=generator, dtype=torch.float64) for b in blurred]
+
+    ring = np.minimum(np.floor(radius / 0.5 * bins).astype(int), bins - 1)  # 0.5 itself in the last ring
+    ring[(radius == 0) | (radius > 0.5)] = -1
+    power = sum((np.abs(np.fft.fft2(c.numpy() - c.numpy().mean((1, 2), keepdims=True))) ** 2).mean(0) for c in clean)
+    expected = np.array([(response * power)[ring == k].sum() / power[ring == k].sum() for k in range(bins)])
+
+    frequency, exact = detail_transfer(blurred, clean, bins)
+    assert tuple(frequency.shape) == (bins,) and np.allclose(exact.numpy(), expected, atol=1e-9)
+    assert np.allclose(detail_transfer(noisy, clean, bins)[1].numpy(), expected, atol=0.03)
+    amplified = [1.5 * c - 0.5 * c.mean((1, 2), keepdim=True) for c in clean]
+    assert torch.allclose(detail_transfer(amplified, clean, bins)[1], torch.full((bins,), 1.5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="pairs of one size"):
+        detail_transfer([clean[0][:, :64]], [clean[0]], bins)

@@ -14,19 +14,21 @@ decode of a translation, so both see the same draw.
 The registered h's: noise.py masks what differs between the domains with noise (bicubic_noise, DeFlow's;
 additive_noise, multiplicative_noise, maxpool_noise); denoise.py removes it with an OpenCV filter before the bicubic
 downsampling (gaussian_denoise, median_denoise, bilateral_denoise); dae.py learns the filter (dae, a denoising
-autoencoder trained on both domains through the trainer, then frozen).
+autoencoder trained on both domains through the trainer, then frozen); chroma.py blurs the chroma alone and masks
+luma and chroma with noise of their own (chroma_blur_noise).
 """
 import torch
 
 from deflow.errors import UserError
+from deflow.flow.h.chroma import ChromaBlurNoise
 from deflow.flow.h.dae import DAEDenoise, DenoisingAutoencoder
 from deflow.flow.h.denoise import BilateralDenoise, GaussianDenoise, MedianDenoise
 from deflow.flow.h.noise import AdditiveNoise, BicubicNoise, MaxPoolNoise, MultiplicativeNoise
 from deflow.registry import H_FUNCTIONS
 from deflow.schema import REQUIRED, Key, signature_schema, validate
 
-__all__ = ["AdditiveNoise", "BicubicNoise", "BilateralDenoise", "DAEDenoise", "DenoisingAutoencoder", "GaussianDenoise",
-           "MaxPoolNoise", "MedianDenoise", "MultiplicativeNoise", "build_h", "conditioning_image"]
+__all__ = ["AdditiveNoise", "BicubicNoise", "BilateralDenoise", "ChromaBlurNoise", "DAEDenoise", "DenoisingAutoencoder",
+           "GaussianDenoise", "MaxPoolNoise", "MedianDenoise", "MultiplicativeNoise", "build_h", "conditioning_image"]
 
 
 def build_h(section: dict, factor: int):

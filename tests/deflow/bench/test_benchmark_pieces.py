@@ -162,7 +162,8 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
     main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle", "dasr"]
     arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto", "deflow_noise_floor",
-            "deflow_switches_heat_auto"]
+            "deflow_scaled_floor", "deflow_keep_colour", "deflow_colour_scaled_floor", "deflow_latent_scale",
+            "deflow_domain_filter", "deflow_switches_heat_auto"]
     assert list(METHODS) == main + arms
     assert parse_args([]).methods == main
     assert parse_args(["--ablation"]).methods == main + arms
@@ -184,6 +185,8 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
     assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2_floor"
     assert METHODS["deflow_heat_auto"].folder(budget) == "deflow_heat_auto_it1500_x2"
     assert METHODS["deflow_noise_floor"].folder(budget) == "deflow_noise_floor_it1500_x2"
+    assert METHODS["deflow_keep_colour"].folder(budget) == "deflow_keep_colour_it1500_x2_floor"
+    assert METHODS["deflow_latent_scale"].folder(budget) == "deflow_latent_scale_it1500_x2_floor"
     _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "0.8"]))
     assert METHODS["deflow"].folder(quick) == "deflow_it300_heat0.8_floor"
     assert METHODS["deflow_plain"].folder(quick) == "deflow_plain_it300"  # its heat is its own, 1.0
@@ -202,8 +205,9 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
 def test_arms_that_share_a_training_share_one_function_and_the_others_do_not():
     trains = {m: METHODS[m].train for m in METHODS if METHODS[m].train}
     assert trains["deflow_heat_auto"] is trains["deflow_plain"] is trains["deflow_noise_floor"]
-    assert trains["deflow_switches_heat_auto"] is trains["deflow"]
-    shared = ("deflow_heat_auto", "deflow_noise_floor", "deflow_switches_heat_auto")
+    shared = ("deflow_scaled_floor", "deflow_keep_colour", "deflow_colour_scaled_floor", "deflow_switches_heat_auto")
+    assert all(trains[m] is trains["deflow"] for m in shared)
+    shared = ("deflow_heat_auto", "deflow_noise_floor", *shared)
     distinct = {m: t for m, t in trains.items() if m not in shared}
     assert len(set(map(id, distinct.values()))) == len(distinct)
     assert trains["deflow_content_shift"].keywords["sets"] == {"network_g.content_shift": True,

@@ -174,6 +174,11 @@ def test_diagnose_reports_noise_levels_and_the_shift_variance_of_the_checkpoint(
         assert value == pytest.approx(expected, rel=1e-9)
     assert set(result["latent_variance"]["clean"]) == set(result["latent_variance"]["model_degraded"])
     assert all(0 < v < 100 for domain in ("clean", "degraded") for v in result["latent_variance"][domain].values())
+    from metrics.realism import detail_transfer
+    translated = [read_image(p) for p in sorted((root / "clean/gt").iterdir())]
+    transfer = result["detail_transfer"]
+    assert len(transfer["frequency"]) == len(transfer["translated"]) == 10 and "paired_real" not in transfer
+    assert transfer["translated"] != pytest.approx(detail_transfer(translated, translated)[1].tolist())  # not 1s
     code, _, err = main_in_process(main, "--model_path", ckpt, "--clean", tmp_path / "nope", "--degraded", root / "src")
     assert code == 2 and "nope: folder not found" in err
 
@@ -215,10 +220,14 @@ def test_heat_auto_finds_the_heat_of_the_real_images(main_in_process, tiny_deflo
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_the_noise_floor_fills_only_where_the_translation_lacks_noise():
+@pytest.mark.parametrize("floor", ["white", "scaled"])
+def test_the_noise_floor_fills_only_where_the_translation_lacks_noise(floor):
     """A flat source translated with noise std 5 (left half) and 30 (right half), floor line b = 20^2 (8-bit^2):
     the left half comes out with std 20, the right half keeps its 30, and one seed gives one image."""
+    from functools import partial
+
     from deflow.tools.translate import raise_noise_floor
+    raise_noise_floor = partial(raise_noise_floor, floor=floor)
 
     source = torch.full((3, 128, 256), 0.5)
     std = torch.cat([torch.full((3, 128, 128), 5.0), torch.full((3, 128, 128), 30.0)], 2) / 255
@@ -231,6 +240,59 @@ def test_the_noise_floor_fills_only_where_the_translation_lacks_noise():
     assert torch.equal(out, again)
     slope = raise_noise_floor(source, source, torch.tensor([[1600.0, 0.0]] * 3), torch.Generator().manual_seed(1))
     assert (slope - source).std().item() * 255 == pytest.approx(40 * 0.5 ** 0.5, rel=0.05)  # a x at x = 0.5
+
+
+def lag1_correlation(x: torch.Tensor) -> float:
+    """Correlation of horizontally neighbouring pixels of (3, H, W) x around its mean."""
+    x = x - x.mean()
+    return ((x[..., 1:] * x[..., :-1]).mean() / x.square().mean()).item()
+
+
+def test_the_scaled_floor_amplifies_the_flows_own_noise_and_keeps_its_structure():
+    """A translation = a flat source + a colour offset + spatially correlated noise (white noise through a 3x3 box:
+    neighbour correlation 2/3) of std 5, floor 20^2: the scaled floor multiplies that noise by ~4 (the output's
+    residual is the planted one times ~4, correlation > 0.9, neighbour correlation > 0.55) and keeps the
+    offset; the white floor reaches the same std with independent noise (neighbour correlation ~ 2/3 / 16)."""
+    import torch.nn.functional as F
+
+    from deflow.tools.translate import raise_noise_floor
+
+    source = torch.full((3, 128, 128), 0.5)
+    white = torch.randn((3, 1, 132, 132), generator=torch.Generator().manual_seed(0))
+    planted = F.avg_pool2d(white, 3, stride=1)[:, 0, 1:-1, 1:-1]
+    planted = planted / planted.std() * 5 / 255
+    offset = torch.tensor([0.04, -0.02, 0.01]).view(3, 1, 1)
+    translated = source + offset + planted
+    line = torch.tensor([[0.0, 400.0]] * 3)
+    outputs = {floor: raise_noise_floor(translated, source, line, torch.Generator().manual_seed(1), floor)
+               for floor in ("scaled", "white")}
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    for floor, out in outputs.items():
+        noise = (out - source - offset)[inner]
+        assert noise.std().item() * 255 == pytest.approx(20, rel=0.06), floor
+        assert (out - source).mean((1, 2)) == pytest.approx(offset.flatten(), abs=0.002), floor
+    scaled, plain = ((out - source - offset)[inner] for out in outputs.values())
+    def correlation(x):
+        return torch.corrcoef(torch.stack([x.flatten(), planted[inner].flatten()]))[0, 1].item()
+    assert correlation(scaled) > 0.9 and correlation(plain) < 0.35  # the gain follows a 7x7 estimate of the energy
+    assert lag1_correlation(planted[inner]) == pytest.approx(2 / 3, abs=0.03)
+    assert lag1_correlation(scaled) > 0.55  # the varying gain and the coarse part's removal take a little
+    assert lag1_correlation(plain) < 0.12
+
+
+def test_keep_colour_takes_out_the_translations_coarse_colour_change_and_keeps_its_noise():
+    """The change keep_source_colour keeps is linear in translated - source: of a smooth colour ramp it keeps
+    less than 0.1 8-bit units (away from the borders), of white noise of std 10 its std within 3 %."""
+    from deflow.tools.translate import keep_source_colour
+
+    source = torch.rand((3, 96, 96), generator=torch.Generator().manual_seed(0))
+    ramp = torch.linspace(0, 0.08, 96).view(1, 1, 96).expand(3, 96, 96) * torch.tensor([1.0, -0.5, 0.2]).view(3, 1, 1)
+    noise = 10 / 255 * torch.randn(source.shape, generator=torch.Generator().manual_seed(1))
+    inner = (slice(None), slice(16, -16), slice(16, -16))
+    kept_ramp = keep_source_colour(source + ramp, source, 4.0) - source
+    assert kept_ramp[inner].abs().max().item() * 255 < 0.1
+    kept_noise = keep_source_colour(source + noise, source, 4.0) - source
+    assert kept_noise[inner].std().item() == pytest.approx(noise[inner].std().item(), rel=0.03)
 
 
 def test_translate_noise_floor_brings_the_noise_level_function_to_the_real_images(main_in_process, tiny_deflow,
@@ -256,9 +318,11 @@ def test_translate_noise_floor_brings_the_noise_level_function_to_the_real_image
         assert code == 0, err
         distances[name] = nlf_distance(nlf(tmp_path / name), nlf(tmp_path / "real"))
     assert distances["floor"] < 2 < 8 < distances["plain"], distances
-    code, _, err = main_in_process(main, "--model_path", ckpt, "--source_dir", root / "clean" / "gt",
-                                   "--out_dir", tmp_path / "x", "--noise-floor")
-    assert code == 2 and "--noise-floor calibrates the degrade mode" in err and len(err.strip().splitlines()) == 1
+    for args, message in ((["--noise-floor"], "--noise-floor calibrates the degrade mode"),
+                          (["--keep-colour", "0"], "--keep-colour 0.0: give a positive sigma")):
+        code, _, err = main_in_process(main, "--model_path", ckpt, "--source_dir", root / "clean" / "gt",
+                                       "--out_dir", tmp_path / "x", *args)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_translate_takes_a_config_with_only_what_inference_needs(main_in_process, tiny_deflow, tmp_path):

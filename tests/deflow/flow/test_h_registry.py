@@ -31,7 +31,7 @@ def crop(height: int = 32, width: int = 48) -> torch.Tensor:
 
 def test_every_built_in_h_is_registered():
     assert {"bicubic_noise", "additive_noise", "multiplicative_noise", "gaussian_denoise", "median_denoise",
-            "bilateral_denoise", "maxpool_noise"} <= set(NAMES)
+            "bilateral_denoise", "maxpool_noise", "chroma_blur_noise"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
