@@ -19,6 +19,7 @@ import torch
 from deflow.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+WRITE_ROWS = 512  # write_image converts this many rows at a time
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -149,18 +150,19 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
 
 def write_image(path: str | Path, img: torch.Tensor, bits: int = 8) -> None:
-    """Write (3, H, W) float RGB in [0, 1] as an 8- or 16-bit file; the folder is created.
+    """Write (3, H, W) float RGB in [0, 1] (or uint8 RGB, 0-255) as an 8- or 16-bit file; the folder is created.
 
     The bytes go to `<name>.part` in the same folder, then `os.replace` renames it: a file that
     exists under its final name is complete, even after an interrupted run.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    img = img.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy()[:, :, ::-1]
-    if bits == 16:
-        data = np.round(img * 65535.0).astype(np.uint16)
-    else:
-        data = np.round(img * 255.0).astype(np.uint8)
+    peak, dtype = (65535.0, np.uint16) if bits == 16 else (255.0, np.uint8)
+    data = np.empty((*img.shape[-2:], 3), dtype)
+    for top in range(0, data.shape[0], WRITE_ROWS):  # a band at a time: no float copy of the whole image
+        band = img[:, top:top + WRITE_ROWS].detach().cpu()
+        band = (band.float() / 255 if band.dtype == torch.uint8 else band.float()).clamp(0, 1).mul(peak).round()
+        data[top:top + WRITE_ROWS] = band.permute(1, 2, 0).numpy()[:, :, ::-1]
     try:
         ok, encoded = cv2.imencode(path.suffix, data)
     except cv2.error:

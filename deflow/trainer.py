@@ -182,9 +182,11 @@ def rng_states(world: int) -> list[dict]:
 # ---------------------------------------------------------------- 5. one iteration and the guard
 
 def train_step(t: Training, batch: dict, amp: torch.dtype | None, grad_clip: float | None, world: int,
-               device: torch.device) -> tuple[dict[str, float], str | None]:
+               device: torch.device) -> tuple[dict[str, torch.Tensor], str | None]:
     """The shared forward pass, then every stage's losses and gradients; then every staged optimizer steps, or, if
-    anything was non-finite, none does. Returns (loss and logged values, None) or ({}, what was not finite)."""
+    anything was non-finite, none does. Returns (loss and logged values as 0-d tensors on the device, None) or ({},
+    what was not finite). One device-to-host synchronisation: the finiteness of every loss and gradient norm at once
+    (GradScaler adds its own under fp16)."""
     model = t.model
     model.train()
     stages = model.stages(t.iteration + 1)
@@ -197,44 +199,45 @@ def train_step(t: Training, batch: dict, amp: torch.dtype | None, grad_clip: flo
     for i, name in enumerate(stages):
         with autocast:
             stage_losses = model.losses(batch, shared, name)
-        bad = first_nonfinite(stage_losses, world, device)
-        if bad is not None:
-            return discard(t, stages, bad, unscaled=False)
         t.scaler.scale(sum(stage_losses.values())).backward(inputs=model.parameters(name),
                                                             retain_graph=i < len(stages) - 1)
         losses.update(stage_losses)
+    checked = {f"loss {n}": v for n, v in losses.items()}
     for name in stages:
         t.scaler.unscale_(t.optimizers[name])
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(name), grad_clip or math.inf)
-        if not torch.isfinite(norm):
-            return discard(t, stages, f"gradient of network {name}", unscaled=True)
+        checked[f"gradient of network {name}"] = torch.nn.utils.clip_grad_norm_(model.parameters(name),
+                                                                               grad_clip or math.inf)
+    bad = first_nonfinite(checked, world, device)
+    if bad is not None:
+        return discard(t, stages, bad)
     for name in stages:
         t.scaler.step(t.optimizers[name])
     t.scaler.update()
     model.after_step(t.iteration + 1)
-    return {n: v.detach().float().item() for n, v in {**losses, **model.log_values()}.items()}, None
+    return {n: torch.as_tensor(v, device=device).detach().float() for n, v in {**losses, **model.log_values()}.items()}, None
 
 
-def discard(t: Training, stages, bad: str, unscaled: bool) -> tuple[dict, str | None]:
-    """Skip the iteration for every network. Under fp16 an overflowing gradient is the scaler's business: it lowers
-    the scale and the iteration does not count as non-finite."""
+def discard(t: Training, stages, bad: str) -> tuple[dict, str | None]:
+    """Skip the iteration for every network. Under fp16 the scaler closes the iteration (and lowers its scale); an
+    overflowing gradient with finite losses is its business alone and does not count as non-finite."""
     for name in stages:
         t.optimizers[name].zero_grad(set_to_none=True)
-    if unscaled and t.scaler.is_enabled():
+    if t.scaler.is_enabled():
         t.scaler.update()
-        log.info("iteration %d: fp16 gradient overflow, step skipped, loss scale now %g", t.iteration + 1,
-                 t.scaler.get_scale())
-        return {}, None
+        if bad.startswith("gradient"):
+            log.info("iteration %d: fp16 gradient overflow, step skipped, loss scale now %g", t.iteration + 1,
+                     t.scaler.get_scale())
+            return {}, None
     return {}, bad
 
 
-def first_nonfinite(losses: dict, world: int, device: torch.device) -> str | None:
-    """Name of the first non-finite loss on any process (all processes agree, so none waits in backward)."""
-    names = list(losses)
-    flags = torch.tensor([0.0 if torch.isfinite(losses[n]).all() else 1.0 for n in names], device=device)
+def first_nonfinite(values: dict, world: int, device: torch.device) -> str | None:
+    """Name of the first non-finite value on any process (all processes agree, so all skip or all step)."""
+    names = list(values)
+    flags = torch.stack([(~torch.isfinite(torch.as_tensor(values[n], device=device))).any().float() for n in names])
     flags = all_reduce_(flags, world)
     bad = [n for n, f in zip(names, flags.tolist()) if f > 0]
-    return f"loss {bad[0]}" if bad else None
+    return bad[0] if bad else None
 
 
 def guard(t: Training, bad: str | None, batch: dict, ckpt_dir: Path, limit: int) -> None:
@@ -267,17 +270,21 @@ class RunningLosses:
     """Sums of the loss values since the last log line, over the iterations that stepped."""
 
     def __init__(self):
-        self.sums: dict[str, float] = {}
+        self.sums: dict[str, torch.Tensor] = {}
         self.steps = 0
 
-    def add(self, losses: dict[str, float]) -> None:
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        """Summed on the device: the host reads them once per log line (take)."""
         for name, value in losses.items():
             self.sums[name] = self.sums.get(name, 0.0) + value
         self.steps += bool(losses)
 
     def take(self, world: int, device: torch.device) -> dict[str, float]:
         names = sorted(self.sums)
-        sums = all_reduce_(torch.tensor([self.sums[n] for n in names], device=device), world)
+        if not names:
+            self.steps = 0
+            return {}
+        sums = all_reduce_(torch.stack([torch.as_tensor(self.sums[n], device=device).float() for n in names]), world)
         means = dict(zip(names, (sums / (world * max(self.steps, 1))).tolist()))
         self.sums, self.steps = {}, 0
         return means

@@ -9,6 +9,11 @@
                 GFLOP/s, a fraction of the matmul peak
     rrdb        RRDBNet inference (the RRDB config's network) against ReferenceRRDBNet below, the same weights,
                 outputs checked equal within 1e-5 before timing
+    tiles       test_sr.py's tiled inference of one 1024x1024 image against the whole image at once (PSNR); and
+                translate.py's, whose output is random: each tile draws its own noise, so tile sizes give different
+                draws, not one image; measured instead are the translation's local noise (the std of translation -
+                source in AKLD's 7x7 window) within 3 px of the cut join's seams against everywhere else, and its
+                noise at tile 256 against the whole image translated at once
     large       one 4096x4096 image through translate.py's `translate_image` (degrade mode, with the DeFlow model of
                 the training section) and through test_sr.py's tiled inference (the RRDB model of the training
                 section, x2: an 8192x8192 output); each in a process of its own, which reports its peak RSS
@@ -50,6 +55,7 @@ GIB = 2 ** 30
 GOAL_PEAK_FRACTION = 0.35
 GOAL_REFERENCE_SPEED = 1.0
 GOAL_IMAGE, GOAL_RSS = 4096, 2 * GIB
+GOAL_TILES_SIDE, GOAL_TILES_PSNR = 1024, 45.0
 TILE = 256  # the tile side translate.py and test_sr.py use by default
 
 
@@ -64,11 +70,13 @@ class Sizes:
     steps: int = 20
     rrdb: int = 256
     image: int = 4096
+    tiles: int = 1024
     metric: int = 512
     metric_images: int = 8
 
 
-QUICK = Sizes(matmul=1024, conv=128, repeats=3, warmup=1, steps=3, rrdb=128, image=1024, metric=512, metric_images=2)
+QUICK = Sizes(matmul=1024, conv=128, repeats=3, warmup=1, steps=3, rrdb=128, image=1024, tiles=512, metric=512,
+              metric_images=2)
 
 
 # ---------------------------------------------------------------- the reference RRDBNet
@@ -307,7 +315,8 @@ def inference_case(case: str, model_path: str, image_path: str, device: str, thr
             generator = image_generator(0, Path(image_path).name, model.device)
             out = translate_image(model, image, "degrade", generator, tile=TILE)
         else:
-            out = apply_tiled(model.infer, image[None], TILE, test_sr.OVERLAP, model.scale, model.device)[0]
+            out = apply_tiled(model.infer, image[None], TILE, test_sr.OVERLAP, model.scale, model.device,
+                              dtype=torch.uint8)[0]  # as test_sr.py makes it for an 8-bit file
         synchronize(model.device)
         seconds = time.perf_counter() - start
     cuda_peak = torch.cuda.max_memory_allocated(model.device) if model.device.type == "cuda" else None
@@ -325,6 +334,42 @@ def run_case(**kwargs) -> dict:
     if done.returncode != 0:
         raise RuntimeError(f"inference case {kwargs['case']} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+SEAM_BAND = 3  # px either side of a seam
+
+
+@torch.no_grad()
+def tile_checks(models: dict[str, Path], image_path: Path, device: torch.device) -> dict:
+    """Tiled (TILE) against whole-image inference of one image: SR's PSNR; translate's noise at seams and overall."""
+    from deflow.flow.deflow_model import image_generator
+    from deflow.imageio import read_image
+    from deflow.models.loading import load_for_inference
+    from deflow.tiling import apply_tiled, cut_seams
+    from deflow.tools import test_sr
+    from deflow.tools.translate import OVERLAP, local_residual_variance, translate_image
+    from metrics.psnr import psnr
+
+    image = read_image(image_path)
+    side = image.shape[-1]
+    sr = load_for_inference(str(models["sr"]), device=device)
+    whole = apply_tiled(sr.infer, image[None], None, device=sr.device)[0]
+    tiled = apply_tiled(sr.infer, image[None], TILE, test_sr.OVERLAP, sr.scale, sr.device)[0]
+    flow = load_for_inference(str(models["translate"]), device=device)
+    noise = {}
+    for name, tile in (("whole", None), ("tiled", TILE)):
+        out = translate_image(flow, image, "degrade", image_generator(0, image_path.name, flow.device), tile=tile)
+        noise[name] = local_residual_variance(out, image).mean(0)  # (H, W): mean over channels
+    seam = torch.zeros(side, side, dtype=torch.bool)
+    for at in cut_seams(side, TILE, OVERLAP):
+        seam[at - SEAM_BAND:at + SEAM_BAND] = True
+        seam[:, at - SEAM_BAND:at + SEAM_BAND] = True
+    std = {name: noise_map[mask].mean().sqrt().item() * 255 for name, noise_map, mask in (
+        ("seams", noise["tiled"], seam), ("elsewhere", noise["tiled"], ~seam),
+        ("tiled", noise["tiled"], torch.ones_like(seam)), ("whole_image", noise["whole"], torch.ones_like(seam)))}
+    return {"side": side, "tile": TILE, "sr_psnr_db": float(psnr(tiled.clamp(0, 1), whole.clamp(0, 1))[0]),
+            "translate_noise_std_8bit": std, "translate_seam_ratio": std["seams"] / std["elsewhere"],
+            "translate_tiled_to_whole_ratio": std["tiled"] / std["whole_image"]}
 
 
 def write_large_image(path: Path, side: int) -> Path:
@@ -377,6 +422,11 @@ def goals(report: dict) -> list[dict]:
     speed = report["rrdb"]["reference_ms"] / report["rrdb"]["ours_ms"]
     found.append({"goal": f"RRDBNet inference >= {GOAL_REFERENCE_SPEED:.1f}x the reference's speed",
                   "measured": f"{speed:.2f}x", "met": speed >= GOAL_REFERENCE_SPEED})
+    t = report["tiles"]
+    goal = f"SR tiled vs whole {GOAL_TILES_SIDE}x{GOAL_TILES_SIDE}: >= {GOAL_TILES_PSNR:g} dB"
+    found.append({"goal": goal, "measured": f"{t['sr_psnr_db']:.1f} dB" + ("" if t["side"] == GOAL_TILES_SIDE else
+                  f" at {t['side']}x{t['side']}"), "met": t["sr_psnr_db"] >= GOAL_TILES_PSNR
+                  if t["side"] == GOAL_TILES_SIDE else None})
     for name, case in report["large"].items():
         goal = f"{name} of {GOAL_IMAGE}x{GOAL_IMAGE}: peak RSS <= {GOAL_RSS / GIB:.0f} GiB"
         rss = f"{case['peak_rss_bytes'] / GIB:.2f} GiB"
@@ -403,6 +453,12 @@ def markdown(report: dict) -> str:
     r = report["rrdb"]
     lines.append(f"| RRDBNet inference ({r['input_side']}^2 input) | ours {r['ours_ms']:.1f} ms, reference "
                  f"{r['reference_ms']:.1f} ms | ours/reference time {r['time_ratio']:.2f} |")
+    t, n = report["tiles"], report["tiles"]["translate_noise_std_8bit"]
+    lines += [f"| sr tiled (tile {t['tile']}) vs whole, {t['side']}^2 | {t['sr_psnr_db']:.1f} dB PSNR | |",
+              f"| translate noise std (8-bit), {t['side']}^2 tile {t['tile']}: within {SEAM_BAND} px of seams / "
+              f"elsewhere | {n['seams']:.2f} / {n['elsewhere']:.2f} | seams/elsewhere {t['translate_seam_ratio']:.3f} |",
+              f"| translate noise std (8-bit), tiled / whole image | {n['tiled']:.2f} / {n['whole_image']:.2f} | "
+              f"tiled/whole {t['translate_tiled_to_whole_ratio']:.3f} |"]
     for name, case in report["large"].items():
         before = case["rss_before_bytes"]
         notes = [f"RSS {before / GIB:.2f} GiB before it"] if before is not None else []
@@ -494,6 +550,8 @@ def main(argv=None) -> dict:
                                                       tmp / name / "model.pth")
             print(f"training {name}: {report['training'][name]['steps_per_s']:.2f} steps/s", flush=True)
         report["rrdb"] = rrdb_inference(sr_network, device, sizes)
+        report["tiles"] = tile_checks({"translate": tmp / "deflow" / "model.pth", "sr": tmp / "rrdb" / "model.pth"},
+                                      write_large_image(tmp / "tiles.png", sizes.tiles), device)
         image = write_large_image(tmp / "large.png", sizes.image)
         report["large"] = {}
         for name, model in (("translate", "deflow"), ("sr", "rrdb")):

@@ -15,6 +15,13 @@ from deflow.flow.shift import DomainShift
 from deflow.registry import ARCHS
 
 
+def full_precision(x: torch.Tensor) -> torch.autocast:
+    """Autocast off on x's device: the flow, its shifts and its log-densities run in the images' dtype (fp32)
+    under any train.amp, since a log-determinant sums the log-scales of every dimension and half precision loses
+    them. Only the conditioning encoder (DeFlowNet.condition) runs under the caller's autocast."""
+    return torch.autocast(x.device.type, enabled=False)
+
+
 class NLL(NamedTuple):
     bits_per_dim: torch.Tensor  # (B,) -log2 P(x) / (C H W), P the probability of x's 1/quant bin
     bits_per_pixel: torch.Tensor  # (B,) the official figure, see DeFlowNet.nll
@@ -101,8 +108,9 @@ class DeFlowNet(nn.Module):
         return height, width
 
     def condition(self, lq: torch.Tensor, generator: torch.Generator | None = None) -> list[torch.Tensor]:
-        """The per-level conditioning maps of h(lq): one noise draw, to reuse for encode and decode."""
-        return self.encoder(self.h.perturb(lq, generator))
+        """The per-level conditioning maps of h(lq), in lq's dtype whatever autocast made them: one noise draw, to
+        reuse for encode and decode."""
+        return [c.to(lq.dtype) for c in self.encoder(self.h.perturb(lq, generator))]
 
     def _dequantize(self, x, generator):
         noise = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -124,9 +132,10 @@ class DeFlowNet(nn.Module):
     def _encode_image(self, x, lq, dequant_noise, generator, label):
         self._check_sizes(lq, x)
         x = self._dequantize(x, generator) if dequant_noise else x
-        x, filter_logdet = self._unfilter(x, label)
         conds = self.condition(lq, generator)
-        latents, logdet = self.encode(x, conds, label)
+        with full_precision(x):
+            x, filter_logdet = self._unfilter(x, label)
+            latents, logdet = self.encode(x, conds, label)
         return latents, logdet + filter_logdet, conds
 
     def _unfilter(self, x: torch.Tensor, label) -> tuple[torch.Tensor, torch.Tensor | float]:
@@ -154,8 +163,9 @@ class DeFlowNet(nn.Module):
         dequantisation constant counts pixels, not dimensions), i.e. 3 bits_per_dim - 2 log2(quant) for RGB.
         """
         latents, logdet, conds = self._encode_image(gt, lq, dequant_noise, generator, label)
-        log_p = logdet + sum(self.shifts[str(level)].log_prob(z, label, conds[level - 1])
-                             for level, z in latents.items())
+        with full_precision(gt):
+            log_p = logdet + sum(self.shifts[str(level)].log_prob(z, label, conds[level - 1])
+                                 for level, z in latents.items())
         dims, pixels = gt[0].numel(), gt.shape[2] * gt.shape[3]
         log_q = math.log(self.quant)
         return NLL(-(log_p - dims * log_q) / (dims * math.log(2)), -(log_p - pixels * log_q) / (pixels * math.log(2)))
@@ -173,10 +183,11 @@ class DeFlowNet(nn.Module):
         self._check_sizes(lq, x)
         conds = self.condition(lq, generator)
         x = self._dequantize(x, generator) if dequant_noise else x
-        latents, _ = self.encode(x, conds, 0)
-        shifted = {level: self.shifts[str(level)].degrade(z, generator, heat, conds[level - 1])
-                   for level, z in latents.items()}
-        return self._filter(self.decode(shifted, conds, label=1)[0], 1)
+        with full_precision(x):
+            latents, _ = self.encode(x, conds, 0)
+            shifted = {level: self.shifts[str(level)].degrade(z, generator, heat, conds[level - 1])
+                       for level, z in latents.items()}
+            return self._filter(self.decode(shifted, conds, label=1)[0], 1)
 
     def translate_back(self, y: torch.Tensor, lq: torch.Tensor, generator: torch.Generator | None = None,
                        heat: float = 0.0) -> torch.Tensor:
@@ -184,16 +195,18 @@ class DeFlowNet(nn.Module):
         of the official code, codes/models/SRFL_Glow_model.py); heat 0 takes the posterior mean."""
         self._check_sizes(lq, y)
         conds = self.condition(lq, generator)
-        latents, _ = self.encode(self._unfilter(y, 1)[0], conds, 1)
-        clean = {level: self.shifts[str(level)].posterior(z, generator, heat, conds[level - 1])
-                 for level, z in latents.items()}
-        return self.decode(clean, conds, label=0)[0]
+        with full_precision(y):
+            latents, _ = self.encode(self._unfilter(y, 1)[0], conds, 1)
+            clean = {level: self.shifts[str(level)].posterior(z, generator, heat, conds[level - 1])
+                     for level, z in latents.items()}
+            return self.decode(clean, conds, label=0)[0]
 
     def sample(self, lq: torch.Tensor, label, generator: torch.Generator | None = None) -> torch.Tensor:
         """An image of domain `label` given h(lq), every latent drawn from its prior (no temperature)."""
         height, width = self._check_sizes(lq)
         conds = self.condition(lq, generator)
         shapes = self.flow.latent_shapes(lq.shape[0], height, width)
-        latents = {level: self.shifts[str(level)].sample(shape, label, generator, conds[level - 1]).to(lq.dtype)
-                   for level, shape in shapes.items()}
-        return self._filter(self.decode(latents, conds, label=label)[0], label)
+        with full_precision(lq):
+            latents = {level: self.shifts[str(level)].sample(shape, label, generator, conds[level - 1]).to(lq.dtype)
+                       for level, shape in shapes.items()}
+            return self._filter(self.decode(latents, conds, label=label)[0], label)

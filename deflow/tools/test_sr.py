@@ -162,18 +162,22 @@ class Evaluation:
         """SR of input `index` into out_dir/sr; returns its row (scored with GT)."""
         model, (relative, gt_path), name = self.model, self.pairs[index], self.names[index]
         gt = read_image(gt_path) if gt_path is not None else None
+        # 8-bit as the file stores it (a quarter of float32's memory), unless the preset scores floats
+        dtype = torch.uint8 if self.preset.quantize else torch.float32
         if model.INFER_INPUT == "burst":  # tiles cut through every frame at once: the frames travel as channels
             frames = read_burst(self.input_dir / relative)
 
             def run(x: torch.Tensor, count: int = frames.shape[0]) -> torch.Tensor:
                 return model.infer(x.unflatten(1, (count, 3)))
-            sr = apply_tiled(run, frames.flatten(0, 1)[None], self.tile, OVERLAP, model.scale, model.device)[0]
+            sr = apply_tiled(run, frames.flatten(0, 1)[None], self.tile, OVERLAP, model.scale, model.device,
+                             dtype=dtype)[0]
         else:
             sr = apply_tiled(model.infer, read_image(self.input_dir / relative)[None], self.tile, OVERLAP, model.scale,
-                             model.device)[0]
+                             model.device, dtype=dtype)[0]
         write_image(out_dir / "sr" / f"{name}.png", sr)
         if gt is None:
             return {"name": name} | dict.fromkeys(METRIC_KEYS)
+        sr = sr.float() / 255 if sr.dtype == torch.uint8 else sr
         return rows_from_scores([name], score_file(gt_path, sr.to(model.device), gt.to(model.device), self.preset,
                                                    self.lpips))[0]
 

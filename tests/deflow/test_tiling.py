@@ -17,6 +17,19 @@ def test_tiles_reproduce_a_pointwise_upscaler_exactly(size, join):
     assert torch.allclose(tiled, whole, atol=1e-6)
 
 
+@pytest.mark.parametrize("join", ["ramp", "cut"])
+@pytest.mark.parametrize("size", [(20, 90), (90, 20), (101, 77)])  # one tile row, one tile column, many of both
+def test_an_8_bit_output_is_the_float_output_as_a_file_stores_it(size, join):
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, *size)
+    blur = lambda x: F.interpolate(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), scale_factor=2) * 3 - 1  # noqa: E731
+    floats = apply_tiled(blur, image, tile=24, overlap=6, scale=2, join=join)
+    bytes_ = apply_tiled(blur, image, tile=24, overlap=6, scale=2, join=join, dtype=torch.uint8)
+    assert bytes_.dtype == torch.uint8 and bytes_.shape == floats.shape
+    assert torch.equal(bytes_, floats.clamp(0, 1).mul(255).round().to(torch.uint8))
+    assert float(floats.min()) < 0 < 1 < float(floats.max())  # the clamp mattered
+
+
 def test_overlap_hides_the_border_error_of_a_convolution():
     """A 3x3 blur with zero padding is wrong at tile edges; overlap blending keeps the error far from them."""
     torch.manual_seed(0)

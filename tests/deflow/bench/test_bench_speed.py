@@ -8,7 +8,7 @@ import torch
 from deflow.archs.rrdbnet import RRDBNet
 from deflow.bench.bench_speed import ReferenceRRDBNet, conv_flops, count_flops, main
 
-TINY = ["matmul=64", "conv=16", "repeats=1", "warmup=1", "steps=1", "rrdb=16", "image=64", "metric=32",
+TINY = ["matmul=64", "conv=16", "repeats=1", "warmup=1", "steps=1", "rrdb=16", "image=64", "tiles=320", "metric=32",
         "metric_images=1"]
 
 
@@ -55,8 +55,13 @@ def test_quick_run_writes_every_section(tmp_path):
     assert all(case["peak_rss_bytes"] >= case["rss_before_bytes"] > 0 for case in report["large"].values())
     assert set(report["metrics"]["megapixels_per_s"]) >= {"psnr", "ssim"}
     assert "lpips" in report["metrics"]["megapixels_per_s"] or report["metrics"]["lpips"].startswith("unavailable")
+    tiles = report["tiles"]
+    assert tiles["side"] == 320 and 20 < tiles["sr_psnr_db"] < math.inf  # two tiles a side: not the same computation
+    noise = tiles["translate_noise_std_8bit"]
+    assert all(value > 0 for value in noise.values())
+    assert math.isclose(tiles["translate_seam_ratio"], noise["seams"] / noise["elsewhere"], rel_tol=1e-9)
     met = {g["goal"]: g["met"] for g in report["goals"]}
-    assert len(met) == 5 and [v for k, v in met.items() if "4096" in k] == [None, None]  # 64 px: not the goal's size
+    assert len(met) == 6 and [v for k, v in met.items() if "4096" in k or "1024" in k] == [None, None, None]
     assert "| goal |" in (tmp_path / "out" / "speed.md").read_text()
 
 

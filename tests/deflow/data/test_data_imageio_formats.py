@@ -46,3 +46,13 @@ def test_single_image_dataset_reads_mixed_formats(tmp_path, photo):
     ds = SingleImageDataset({"name": "mixed", "phase": "val", "scale": 1, "dataroot_lq": str(tmp_path)})
     assert [ds[k]["lq"].shape for k in range(3)] == [(3, 8, 8)] * 3
     assert all(ds[k]["lq"].dtype == torch.float32 for k in range(3))
+
+
+def test_images_taller_than_a_band_are_written_as_a_whole_conversion_would(tmp_path, photo, monkeypatch):
+    import deflow.imageio as imageio
+    monkeypatch.setattr(imageio, "WRITE_ROWS", 7)  # 20 rows: bands of 7, 7 and 6
+    img = photo(20, 9) * 1.2 - 0.1  # out of range on both sides: clamped
+    for bits, peak, dtype in ((8, 255.0, np.uint8), (16, 65535.0, np.uint16)):
+        write_image(tmp_path / f"{bits}.png", img, bits=bits)
+        whole = np.round(img.clamp(0, 1).permute(1, 2, 0).numpy()[:, :, ::-1] * peak).astype(dtype)
+        np.testing.assert_array_equal(cv2.imread(str(tmp_path / f"{bits}.png"), cv2.IMREAD_UNCHANGED), whole)

@@ -193,3 +193,26 @@ def test_official_aim_config_has_the_official_parameter_count():
     count = sum(p.numel() for p in net.parameters())
     assert abs(count / 62_935_305 - 1) < 0.01
     assert count + 9_252 + 320 * 96 * 9 + 96 + 3 * 36_928 - 36_928 + 1_731 == 62_935_305
+
+
+def test_under_autocast_only_the_conditioning_encoder_leaves_fp32():
+    """train.amp: the encoder may run in bf16; every flow layer and shift sees fp32, so the NLL and translation do."""
+    torch.manual_seed(0)
+    net = DeFlowNet(**TINY)
+    gt, lq = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 4, 4)
+    reference = net.nll(gt, lq, 1, generator=torch.Generator().manual_seed(1)).bits_per_dim
+    seen = {"encoder": set(), "flow": set()}
+
+    def record(part):
+        return lambda module, args, out: seen[part].update(
+            t.dtype for t in (out if isinstance(out, tuple) else (out,)) if torch.is_tensor(t) and t.is_floating_point())
+    for part, module in (("encoder", net.encoder), ("flow", net.flow), ("flow", net.shifts)):
+        for sub in module.modules():
+            if isinstance(sub, torch.nn.Conv2d):
+                sub.register_forward_hook(record(part))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        nll = net.nll(gt, lq, 1, generator=torch.Generator().manual_seed(1)).bits_per_dim
+        translated = net.translate(gt, lq, torch.Generator().manual_seed(2))
+    assert seen["encoder"] == {torch.bfloat16} and seen["flow"] == {torch.float32}
+    assert nll.dtype == translated.dtype == torch.float32
+    torch.testing.assert_close(nll, reference, atol=0.05, rtol=0)  # only the bf16 conditioning moves it
