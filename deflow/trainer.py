@@ -214,7 +214,8 @@ def train_step(t: Training, batch: dict, amp: torch.dtype | None, grad_clip: flo
         t.scaler.step(t.optimizers[name])
     t.scaler.update()
     model.after_step(t.iteration + 1)
-    return {n: torch.as_tensor(v, device=device).detach().float() for n, v in {**losses, **model.log_values()}.items()}, None
+    logged = {**losses, **model.log_values()}
+    return {n: torch.as_tensor(v, device=device).detach().float() for n, v in logged.items()}, None
 
 
 def discard(t: Training, stages, bad: str) -> tuple[dict, str | None]:

@@ -456,7 +456,8 @@ def markdown(report: dict) -> str:
     t, n = report["tiles"], report["tiles"]["translate_noise_std_8bit"]
     lines += [f"| sr tiled (tile {t['tile']}) vs whole, {t['side']}^2 | {t['sr_psnr_db']:.1f} dB PSNR | |",
               f"| translate noise std (8-bit), {t['side']}^2 tile {t['tile']}: within {SEAM_BAND} px of seams / "
-              f"elsewhere | {n['seams']:.2f} / {n['elsewhere']:.2f} | seams/elsewhere {t['translate_seam_ratio']:.3f} |",
+              f"elsewhere | {n['seams']:.2f} / {n['elsewhere']:.2f} | "
+              f"seams/elsewhere {t['translate_seam_ratio']:.3f} |",
               f"| translate noise std (8-bit), tiled / whole image | {n['tiled']:.2f} / {n['whole_image']:.2f} | "
               f"tiled/whole {t['translate_tiled_to_whole_ratio']:.3f} |"]
     for name, case in report["large"].items():

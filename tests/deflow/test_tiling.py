@@ -22,7 +22,8 @@ def test_tiles_reproduce_a_pointwise_upscaler_exactly(size, join):
 def test_an_8_bit_output_is_the_float_output_as_a_file_stores_it(size, join):
     torch.manual_seed(0)
     image = torch.rand(1, 3, *size)
-    blur = lambda x: F.interpolate(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), scale_factor=2) * 3 - 1  # noqa: E731
+    def blur(x):
+        return F.interpolate(F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), scale_factor=2) * 3 - 1
     floats = apply_tiled(blur, image, tile=24, overlap=6, scale=2, join=join)
     bytes_ = apply_tiled(blur, image, tile=24, overlap=6, scale=2, join=join, dtype=torch.uint8)
     assert bytes_.dtype == torch.uint8 and bytes_.shape == floats.shape

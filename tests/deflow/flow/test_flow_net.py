@@ -204,8 +204,10 @@ def test_under_autocast_only_the_conditioning_encoder_leaves_fp32():
     seen = {"encoder": set(), "flow": set()}
 
     def record(part):
-        return lambda module, args, out: seen[part].update(
-            t.dtype for t in (out if isinstance(out, tuple) else (out,)) if torch.is_tensor(t) and t.is_floating_point())
+        def hook(module, args, out):
+            outs = out if isinstance(out, tuple) else (out,)
+            seen[part].update(t.dtype for t in outs if torch.is_tensor(t) and t.is_floating_point())
+        return hook
     for part, module in (("encoder", net.encoder), ("flow", net.flow), ("flow", net.shifts)):
         for sub in module.modules():
             if isinstance(sub, torch.nn.Conv2d):
