@@ -298,8 +298,7 @@ def inference_case(case: str, model_path: str, image_path: str, device: str, thr
     from deflow.flow.deflow_model import image_generator
     from deflow.imageio import read_image
     from deflow.models.loading import load_for_inference
-    from deflow.tiling import apply_tiled
-    from deflow.tools import test_sr
+    from deflow.tools.test_sr import sr_image
     from deflow.tools.translate import translate_image
 
     torch.set_num_threads(threads)
@@ -315,8 +314,7 @@ def inference_case(case: str, model_path: str, image_path: str, device: str, thr
             generator = image_generator(0, Path(image_path).name, model.device)
             out = translate_image(model, image, "degrade", generator, tile=TILE)
         else:
-            out = apply_tiled(model.infer, image[None], TILE, test_sr.OVERLAP, model.scale, model.device,
-                              dtype=torch.uint8)[0]  # as test_sr.py makes it for an 8-bit file
+            out = sr_image(model, image, TILE, torch.uint8)  # as test_sr.py makes it for an 8-bit file
         synchronize(model.device)
         seconds = time.perf_counter() - start
     cuda_peak = torch.cuda.max_memory_allocated(model.device) if model.device.type == "cuda" else None
@@ -345,16 +343,15 @@ def tile_checks(models: dict[str, Path], image_path: Path, device: torch.device)
     from deflow.flow.deflow_model import image_generator
     from deflow.imageio import read_image
     from deflow.models.loading import load_for_inference
-    from deflow.tiling import apply_tiled, cut_seams
-    from deflow.tools import test_sr
+    from deflow.tiling import cut_seams
+    from deflow.tools.test_sr import sr_image
     from deflow.tools.translate import OVERLAP, local_residual_variance, translate_image
     from metrics.psnr import psnr
 
     image = read_image(image_path)
     side = image.shape[-1]
     sr = load_for_inference(str(models["sr"]), device=device)
-    whole = apply_tiled(sr.infer, image[None], None, device=sr.device)[0]
-    tiled = apply_tiled(sr.infer, image[None], TILE, test_sr.OVERLAP, sr.scale, sr.device)[0]
+    whole, tiled = sr_image(sr, image, None), sr_image(sr, image, TILE)
     flow = load_for_inference(str(models["translate"]), device=device)
     noise = {}
     for name, tile in (("whole", None), ("tiled", TILE)):

@@ -55,10 +55,11 @@ def bitwise_equal(a: dict, b: dict, prefix: str = "") -> bool:
 
 
 @contextlib.contextmanager
-def injected_nonfinite(nan_loss_at, infinite_grad_at=()):
-    """SRModel's loss NaN at the iterations `nan_loss_at`; at `infinite_grad_at` a finite loss whose gradient is
-    infinite (+ sqrt(w - w) for the first weight w: the value adds 0, the gradient 1 / (2 sqrt(0)))."""
-    real_stages, real_losses = SRModel.stages, SRModel.losses
+def injected_nonfinite(nan_loss_at, infinite_grad_at=(), model: type = SRModel):
+    """The first loss of every stage of `model` NaN at the iterations `nan_loss_at`; at `infinite_grad_at` finite
+    losses whose gradient is infinite (+ sqrt(w - w) for the first weight w: the value adds 0, the gradient
+    1 / (2 sqrt(0)))."""
+    real_stages, real_losses = model.stages, model.losses
     now = {}
 
     def stages(self, iteration):
@@ -68,13 +69,14 @@ def injected_nonfinite(nan_loss_at, infinite_grad_at=()):
     def losses(self, batch, shared, stage):
         out = real_losses(self, batch, shared, stage)
         if now["iteration"] in nan_loss_at:
-            return {k: v * float("nan") for k, v in out.items()}
+            first = next(iter(out))
+            return {**out, first: out[first] * float("nan")}
         if now["iteration"] in infinite_grad_at:
             w = next(self.nets["g"].parameters())
             return {k: v + torch.sqrt((w - w.detach()).sum()) for k, v in out.items()}
         return out
 
-    with mock.patch.object(SRModel, "stages", stages), mock.patch.object(SRModel, "losses", losses):
+    with mock.patch.object(model, "stages", stages), mock.patch.object(model, "losses", losses):
         yield
 
 

@@ -43,6 +43,11 @@ from metrics.report import METRIC_KEYS, format_table, rows_from_scores, write_cs
 OVERLAP = 16  # LR px shared by neighbouring tiles
 
 
+def sr_image(model, image: torch.Tensor, tile: int | None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(C, h, w) -> (3, h * scale, w * scale) through `model.infer`, tiled (deflow.tiling.apply_tiled)."""
+    return apply_tiled(model.infer, image[None], tile, OVERLAP, model.scale, model.device, dtype=dtype)[0]
+
+
 def check_gt_sizes(pairs: list[tuple[Path, Path]], scale: int, crop_border: int) -> None:
     """Every GT is exactly `scale` times its LR image and larger than twice the crop border (checked from the file
     headers, before any work)."""
@@ -172,8 +177,7 @@ class Evaluation:
             sr = apply_tiled(run, frames.flatten(0, 1)[None], self.tile, OVERLAP, model.scale, model.device,
                              dtype=dtype)[0]
         else:
-            sr = apply_tiled(model.infer, read_image(self.input_dir / relative)[None], self.tile, OVERLAP, model.scale,
-                             model.device, dtype=dtype)[0]
+            sr = sr_image(model, read_image(self.input_dir / relative), self.tile, dtype)
         write_image(out_dir / "sr" / f"{name}.png", sr)
         if gt is None:
             return {"name": name} | dict.fromkeys(METRIC_KEYS)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from deflow import checkpoint
+from deflow.bench.observed_training import injected_nonfinite
 from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.registry import MODELS, load_plugins
@@ -22,26 +23,9 @@ CONFIGS = {"SRModel": "tiny_sr_config", "ESRGANModel": "tiny_esrgan_config", "De
 RUN = ["val.val_freq=null", "logger.save_checkpoint_freq=1", "logger.keep_last=100", "train.max_nonfinite=3"]
 
 
-def inject_nan(monkeypatch, model_type: str, steps) -> None:
-    """The first loss of every stage is NaN at the iterations in `steps`."""
+def model_class(model_type: str) -> type:
     load_plugins()
-    cls = MODELS.get(model_type)
-    real_stages, real_losses = cls.stages, cls.losses
-    now = {}
-
-    def stages(self, iteration):
-        now["iteration"] = iteration
-        return real_stages(self, iteration)
-
-    def losses(self, batch, shared, stage):
-        out = real_losses(self, batch, shared, stage)
-        if now["iteration"] in steps:
-            first = next(iter(out))
-            out = {**out, first: out[first] * float("nan")}
-        return out
-
-    monkeypatch.setattr(cls, "stages", stages)
-    monkeypatch.setattr(cls, "losses", losses)
+    return MODELS.get(model_type)
 
 
 def root_of(config):
@@ -53,10 +37,10 @@ def finite(state: dict) -> bool:
 
 
 @pytest.mark.parametrize("model_type", sorted(CONFIGS))
-def test_nan_at_chosen_steps_is_skipped_and_named(model_type, request, monkeypatch):
+def test_nan_at_chosen_steps_is_skipped_and_named(model_type, request):
     config = request.getfixturevalue(CONFIGS[model_type])
-    inject_nan(monkeypatch, model_type, steps={3, 5})
-    root = train(load_options(config, [*RUN, "train.total_iter=6"]))
+    with injected_nonfinite({3, 5}, model=model_class(model_type)):
+        root = train(load_options(config, [*RUN, "train.total_iter=6"]))
     log = (root / "train.log").read_text()
     skipped = sorted(int(i) for i in re.findall(r"iteration (\d+): non-finite loss \S+, step skipped", log))
     state = checkpoint.load(root / "checkpoints" / "iter_00000006.pth")
@@ -67,10 +51,9 @@ def test_nan_at_chosen_steps_is_skipped_and_named(model_type, request, monkeypat
 
 
 @pytest.mark.parametrize("model_type", sorted(CONFIGS))
-def test_repeated_nan_stops_with_the_last_good_checkpoint_loadable(model_type, request, monkeypatch):
+def test_repeated_nan_stops_with_the_last_good_checkpoint_loadable(model_type, request):
     config = request.getfixturevalue(CONFIGS[model_type])
-    inject_nan(monkeypatch, model_type, steps=range(3, 100))
-    with pytest.raises(UserError) as stopped:
+    with injected_nonfinite(range(3, 100), model=model_class(model_type)), pytest.raises(UserError) as stopped:
         train(load_options(config, [*RUN, "train.total_iter=8"]))
     message = str(stopped.value)
     assert "training stopped at iteration 5: 3 consecutive non-finite values" in message, message
