@@ -184,6 +184,9 @@ def common_schema(networks: tuple[str, ...], trained: tuple[str, ...], training:
             "grad_clip": Key((float, type(None)), None, "clip the gradient norm to this value (null = off)", minimum=0),
             "max_nonfinite": Key(int, 100, "stop after this many consecutive non-finite iterations", minimum=1),
             "amp": Key((str, type(None)), None, "mixed precision on CUDA: bf16, fp16 or null (CPU always fp32)"),
+            "channels_last": Key(bool, False, "networks and 4-D batches in channels_last memory format (NHWC: "
+                                 "faster convolutions on most CPUs and on CUDA tensor cores; the same results to "
+                                 "rounding)"),
         },
         "val": {
             "val_freq": Key((int, type(None)), None, "validate every this many iterations (null = never)", minimum=1),

@@ -69,6 +69,8 @@ def check_resumable(state: dict, opt: dict, path: Path, world: int) -> None:
 def build_training(opt: dict, device: torch.device, world: int, amp: torch.dtype | None) -> Training:
     model = MODELS.get(opt["model_type"])(opt, device)
     model.setup_training()
+    if opt["train"]["channels_last"]:
+        model.use_channels_last()
     if not any(model.parameters(name) for name in model.TRAINED):
         raise UserError(f"{opt['model_type']}: its trained networks have no parameters to train")
     seen: dict[int, str] = {}

@@ -210,6 +210,10 @@ def write_training_data(root: Path) -> dict[str, list[str]]:
             "rrdb": [f"datasets.{phase}.{item}" for phase in ("train", "val") for item in sr_data]}
 
 
+CHANNELS_LAST = ", channels_last"
+LAYOUTS = {"": [], CHANNELS_LAST: ["train.channels_last=true"]}  # each training timed in both memory formats
+
+
 def training_speed(config: Path, overrides: list[str], device: torch.device, sizes: Sizes, saved: Path) -> dict:
     """Steps per second of `config` after a warm-up, each iteration as the trainer's loop runs it (next batch, to
     the device, train_step, schedulers), AMP off; the FLOPs of one step. The trained model is saved to `saved`."""
@@ -444,9 +448,11 @@ def markdown(report: dict) -> str:
              f"| conv 3x3 64->64 ({peaks_['conv_side']}^2) | {peaks_['conv_gflops']:.1f} GFLOP/s | "
              f"{peaks_['conv_gflops'] / peak:.1%} of matmul |"]
     for name, run in report["training"].items():
+        base = report["training"].get(name.removesuffix(CHANNELS_LAST))
+        versus = f", {run['steps_per_s'] / base['steps_per_s']:.2f}x NCHW's steps/s" if base is not run else ""
         lines.append(f"| training {name} (batch {run['batch']}, crop {run['crop']}) | {run['steps_per_s']:.2f} steps/s,"
                      f" {run['gflop_per_step']:.2f} GFLOP/step, {run['gflops']:.1f} GFLOP/s | "
-                     f"{run['gflops'] / peak:.1%} of matmul |")
+                     f"{run['gflops'] / peak:.1%} of matmul{versus} |")
     r = report["rrdb"]
     lines.append(f"| RRDBNet inference ({r['input_side']}^2 input) | ours {r['ours_ms']:.1f} ms, reference "
                  f"{r['reference_ms']:.1f} ms | ours/reference time {r['time_ratio']:.2f} |")
@@ -544,9 +550,11 @@ def main(argv=None) -> dict:
         configs = {"deflow": args.deflow_config, "rrdb": args.sr_config}
         report["training"] = {}
         for name, config in configs.items():
-            report["training"][name] = training_speed(config, overrides[name], device, sizes,
-                                                      tmp / name / "model.pth")
-            print(f"training {name}: {report['training'][name]['steps_per_s']:.2f} steps/s", flush=True)
+            for layout, extra in LAYOUTS.items():
+                saved = tmp / name / ("model_channels_last.pth" if layout else "model.pth")  # model.pth: the tiles'
+                run = training_speed(config, overrides[name] + extra, device, sizes, saved)
+                report["training"][name + layout] = run
+                print(f"training {name + layout}: {run['steps_per_s']:.2f} steps/s", flush=True)
         report["rrdb"] = rrdb_inference(sr_network, device, sizes)
         report["tiles"] = tile_checks({"translate": tmp / "deflow" / "model.pth", "sr": tmp / "rrdb" / "model.pth"},
                                       write_large_image(tmp / "tiles.png", sizes.tiles), device)

@@ -44,8 +44,9 @@ import yaml
 
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
 from deflow.bench.methods import DEFAULT_HEAT, METHODS
+from deflow.bench.report_figures import bench_figures
 from deflow.bench.run import machine, overrides, run
-from deflow.config import load_options
+from deflow.config import load_options, load_yaml_with_includes
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import pick_device
@@ -359,12 +360,16 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
 
 
 def config_hashes(args) -> dict[str, str]:
-    """{"sr", "deflow": sha1 of the loaded options}; the SR config must be x2, as the camera and the bicubic LR."""
-    options = {"sr": load_options(args.sr_config), "deflow": load_options(args.deflow_config)}
+    """{"sr", "deflow": sha1 of the config's settings as written (includes expanded)}: what the folder's runs were
+    trained with, and not the defaults filled in, so a key a newer deflow adds does not orphan a folder. Both
+    configs must load; the SR config must be x2, as the camera and the bicubic LR."""
+    paths = {"sr": Path(args.sr_config), "deflow": Path(args.deflow_config)}
+    options = {name: load_options(path) for name, path in paths.items()}
     if options["sr"]["scale"] != 2:
         raise UserError(f"--sr-config {args.sr_config}: scale {options['sr']['scale']}; the benchmark is x2, "
                         "set scale: 2")
-    return {name: hashlib.sha1(json.dumps(opt, sort_keys=True).encode()).hexdigest() for name, opt in options.items()}
+    return {name: hashlib.sha1(json.dumps(load_yaml_with_includes(path), sort_keys=True, default=str).encode())
+            .hexdigest() for name, path in paths.items()}
 
 
 def shown(path: Path) -> str:
@@ -408,6 +413,7 @@ def main(argv=None):
     bench.prepare()
     lock = threading.Lock()
     report_path = args.out / ("results-quick" if args.quick else "results")
+    figures: dict[str, str] = {}  # made once every run is done
 
     def write(results: list[dict], partial: bool = True) -> dict:
         report = {"run": {**run_info, "wall_seconds": time.time() - progress.start}, "partial": partial,
@@ -422,6 +428,7 @@ def main(argv=None):
                   "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, tuple(METHODS)),
                   "ablation": [m for m in METHODS if METHODS[m].ablation],
                   "realism_page": "realism/realism.html" if (args.out / "realism/realism.html").exists() else None,
+                  "figures": figures,
                   "runs": sorted(results, key=lambda r: (list(METHODS).index(r["method"]), r["seed"]))}
         with lock:
             report_path.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
@@ -430,6 +437,10 @@ def main(argv=None):
 
     results = bench.run_all(budget.seeds, write)
     bench.realism_page(budget.seeds[0], args.out / "realism")
+    shown_methods = [m for m in args.methods if not METHODS[m].ablation]
+    figures.update(bench_figures(args.out, {role: list(map(source_name, v)) for role, v in split.items()},
+                                 {m: bench.key(m) for m in shown_methods},
+                                 [m for m in shown_methods if not METHODS[m].sr_training], budget, run_info["command"]))
     report = write(results, partial=False)
     print("\n" + markdown(report), flush=True)
     progress("done", f"{report_path.with_suffix('.md')}, {report_path.with_suffix('.json')}")

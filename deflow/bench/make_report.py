@@ -1,16 +1,17 @@
 """docs/report.md and docs/figures/: the findings report, written from the latest result files, never by hand.
 
-    python scripts/make_report.py [--bench bench] [--ablation bench] [--finetune finetune]
-        [--incidents incidents] [--burst bench-burst] [--out docs]
+    python scripts/make_report.py [--bench docs/results/bench] [--ablation docs/results/bench]
+        [--finetune docs/results/finetune] [--incidents docs/results/incidents] [--burst docs/results/burst]
+        [--out docs]
 
 Each input is the folder a command wrote its result file into (INPUTS: the file and the command that makes it):
-the camera benchmark with its DeFlow ablation (BENCH/results.json, and for the figures BENCH/realism/ and the images
-and logs under BENCH/runs/), the h ablation (ABLATION/h_ablation.json and its figure), the task's fine-tuning
-protocol (FINETUNE/finetune.json), the training incidents (INCIDENTS/incidents.json) and the burst benchmark
-(BURST/results.json). A missing or unreadable one stops the report with one line naming the file and the command
-that makes it (exit 2), and --out stays as it was: the report never carries stale numbers. The report and its figures
-are written into a hidden folder inside --out, then replace OUT/report.md and OUT/figures/ (the report owns that
-folder).
+the camera benchmark with its DeFlow ablation (BENCH/results.json, and for the figures BENCH/figures/ and
+BENCH/realism/, which its run made: the report reads nothing under BENCH/runs/), the h ablation
+(ABLATION/h_ablation.json and its figure), the task's fine-tuning protocol (FINETUNE/finetune.json), the training
+incidents (INCIDENTS/incidents.json) and the burst benchmark (BURST/results.json). A missing or unreadable one
+stops the report with one line naming the file and the command that makes it (exit 2), and --out stays as it was: the
+report never carries stale numbers. The report and its figures are written into a hidden folder inside --out, then
+replace OUT/report.md and OUT/figures/ (the report owns that folder).
 
 Numbers in the report: every number printed in OUT/report.md is a value of a result file that its section's Source
 line names (also a number written inside one of its strings or keys), 100 times one where it is a percentage, an
@@ -22,7 +23,6 @@ tests/deflow/bench/test_make_report.py checks it.
 import argparse
 import json
 import os
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ from pathlib import Path
 from deflow.bench import report_text as text
 from deflow.bench.benchmark import Budget
 from deflow.bench.methods import METHODS
-from deflow.bench.report_figures import lr_crops, present, sr_crops, training_curves
+from deflow.bench.report_figures import present
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.outputs import output_folder, remove_abandoned_stages
 
@@ -49,15 +49,17 @@ class Input:
 
 
 INPUTS = (
-    Input("bench", "bench", "results.json", "python scripts/benchmark.py --ablation --out {dir}",
-          ("run", "settings", "summary", "ablation", "oracle_minus_bicubic_psnr", "realism_page")),
-    Input("ablation", "bench", "h_ablation.json", "python scripts/ablate.py --out {dir}",
+    Input("bench", "docs/results/bench", "results.json", "python scripts/benchmark.py --ablation --out {dir}",
+          ("run", "settings", "summary", "ablation", "oracle_minus_bicubic_psnr", "realism_page", "figures")),
+    Input("ablation", "docs/results/bench", "h_ablation.json", "python scripts/ablate.py --out {dir}",
           ("run", "settings", "reference", "rows", "figure")),
-    Input("finetune", "finetune", "finetune.json", "python scripts/finetune_protocol.py --bench BENCH --out {dir}",
+    Input("finetune", "docs/results/finetune", "finetune.json",
+          "python scripts/finetune_protocol.py --bench BENCH --out {dir}",
           ("run", "settings", "arms")),
-    Input("incidents", "incidents", "incidents.json", "python scripts/training_incidents.py --out {dir}",
+    Input("incidents", "docs/results/incidents", "incidents.json",
+          "python scripts/training_incidents.py --out {dir}",
           ("run", "incidents")),
-    Input("burst", "bench-burst", "results.json",
+    Input("burst", "docs/results/burst", "results.json",
           "python scripts/bench_burst.py --out {dir} --sr-model SR.pth --hybrid-model HYBRID.pth",
           ("scores", "seconds", "registration_error_px", "corrupted"), recorded=False),
 )
@@ -131,31 +133,25 @@ def realism_figures(bench: text.Result, keys: dict[str, str], figures: Path) -> 
     return out
 
 
+CAPTIONS = {"sr_crops": "centre crops of the test photos: the camera's LR (the real LR, enlarged), its bicubic "
+                         "interpolation, the SR network of each method (first seed; trained on the method's pairs, "
+                         "or blind where the method has no pairs), the ground truth",
+            "lr_crops": "the clean training photos' LR: bicubic (the clean domain), DeFlow's translation (first "
+                        "seed) and the camera's own LR of the same photo, which no method sees"}
+
+
 def bench_figures(bench: text.Result, figures: Path) -> tuple[list[tuple[str, str]], str]:
-    """The benchmark's figures into `figures`: the crop grids and training curves made from BENCH/runs/ and the
-    realism page's figures; returns [(file, caption)] of the results section, and the curves' file."""
+    """The benchmark's figures (BENCH/figures/, made by its run) and the realism page's, copied into `figures`;
+    returns [(file, caption)] of the results section, and the training curves' file."""
     d, root = bench.data, bench.path.parent
-    runs, s, command = root / "runs", d["settings"], bench.command
+    for name, path in d["figures"].items():
+        shutil.copyfile(present(root / path, bench.command), figures / f"{name}.png")
+    missing = sorted({"sr_crops", "training_curves"} - set(d["figures"]))
+    if missing:
+        raise UserError(f"{bench.path}: names no {', '.join(missing)} figure; rerun `{bench.command}`")
+    out = [(f"figures/{name}.png", caption) for name, caption in CAPTIONS.items() if name in d["figures"]]
     methods = [m for m in d["summary"] if m not in d["ablation"]]
-    keys = {m: method_key(s, m) for m in d["summary"]}
-    shown = [(m, keys[m]) for m in methods]
-    sr_crops(runs, s["split"]["test"], shown, s["sr_iters"], command, figures / "sr_crops.png")
-    out = [("figures/sr_crops.png", "centre crops of the test photos: the camera's LR (the real LR, enlarged), its "
-                                    "bicubic interpolation, the SR network of each method (first seed; trained on "
-                                    "the method's pairs, or blind where the method has no pairs), the ground truth")]
-    if "deflow" in keys:
-        lr_crops(runs, s["split"]["clean"], keys["deflow"], command, figures / "lr_crops.png")
-        out.append(("figures/lr_crops.png", "the clean training photos' LR: bicubic (the clean domain), DeFlow's "
-                                            "translation (first seed) and the camera's own LR of the same photo, "
-                                            "which no method sees"))
-    out += realism_figures(bench, {m: keys[m] for m in methods}, figures)
-    trainings = re.compile(rf"(\w+_)?it{s['deflow_iters']}(_seed\d+)?")  # deflow_checkpoint's folder names
-    deflow_logs = {p.parent.name: p for p in sorted((runs / "deflow").glob("*/train.log"))
-                   if trainings.fullmatch(p.parent.name)}
-    paired = [m for m in methods if not (m in METHODS and METHODS[m].sr_training)]  # not the blind ones
-    sr_logs = {m: runs / "sr" / keys[m] / f"seed0_it{s['sr_iters']}" / "train.log" for m in paired
-               if (runs / "sr" / keys[m] / f"seed0_it{s['sr_iters']}" / "train.log").is_file()}
-    training_curves(deflow_logs, sr_logs, figures / "training_curves.png")
+    out += realism_figures(bench, {m: method_key(d["settings"], m) for m in methods}, figures)
     return out, "figures/training_curves.png"
 
 

@@ -115,6 +115,7 @@ class BaseModel:
         self.device = device
         self.nets = nn.ModuleDict()
         self.emas: dict[str, EMA] = {}
+        self.memory_format = torch.contiguous_format
         unknown = [m for m in opt["val"]["metrics"] if m not in self.VAL_METRICS]
         if unknown:
             raise UserError(f"val.metrics: {unknown[0]!r} is not available for {type(self).__name__}; "
@@ -136,7 +137,14 @@ class BaseModel:
         return ema.net if ema is not None and ema.net is not None else unwrap(self.nets[name])
 
     def to_device(self, batch: dict) -> dict:
-        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        """The batch's tensors on the model's device, its images (4-D) in the networks' memory format."""
+        return {k: (v.to(self.device, memory_format=self.memory_format, non_blocking=True) if v.dim() == 4 else
+                    v.to(self.device, non_blocking=True)) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def use_channels_last(self) -> None:
+        """Every network's 4-D weights, and from now on every batch's images, in channels_last (train.channels_last)."""
+        self.memory_format = torch.channels_last
+        self.nets.to(memory_format=torch.channels_last)
 
     def train(self, mode: bool = True) -> None:
         self.nets.train(mode)

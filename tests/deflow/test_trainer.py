@@ -241,3 +241,46 @@ def test_tensorboard_and_gradient_clipping(tiny_sr_config, monkeypatch):
     events = EventAccumulator(str(root / "tb"), size_guidance={"images": 0}).Reload()
     assert {"losses/l_pix", "lr", "metrics/val/psnr"} <= set(events.Tags()["scalars"])
     assert any(tag.startswith("images/0/") for tag in events.Tags()["images"])
+
+
+@pytest.mark.parametrize("config", ["tiny_sr_config", "tiny_deflow_config"])
+def test_channels_last_trains_the_same_model_and_resumes_exactly(config, request, tmp_path, monkeypatch):
+    """train.channels_last: the batches' images and the 4-D weights are NHWC while training; the weights end where the
+    default layout's do (to far less than training moves them), and resume is exact in that layout too."""
+    from deflow.models.base import BaseModel
+
+    path = request.getfixturevalue(config)
+    total = load_options(path)["train"]["total_iter"]
+    base = ["val.val_freq=null", f"logger.save_checkpoint_freq={total // 2}"]
+    layouts = []
+    real_to_device = BaseModel.to_device
+
+    def to_device(self, batch):
+        moved = real_to_device(self, batch)
+        weights = [p for p in self.nets.parameters() if p.dim() == 4]
+        layouts.append({"images": all(v.is_contiguous(memory_format=torch.channels_last)
+                                      for v in moved.values() if torch.is_tensor(v) and v.dim() == 4),
+                        "weights": all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)})
+        return moved
+
+    monkeypatch.setattr(BaseModel, "to_device", to_device)
+    train(load_options(path, [*base, f"path.experiments_root={tmp_path / 'default'}"]))
+    assert layouts and not any(seen["images"] or seen["weights"] for seen in layouts)  # 3-channel NCHW batches
+    layouts.clear()
+    nhwc = [*base, "train.channels_last=true"]
+    train(load_options(path, [*nhwc, f"path.experiments_root={tmp_path / 'straight'}"]))
+    assert layouts and all(seen["images"] and seen["weights"] for seen in layouts)
+    final, half = (f"checkpoints/iter_{i:08d}.pth" for i in (total, total // 2))
+
+    def flat(run: str, file: str) -> torch.Tensor:
+        nets = checkpoint.load(tmp_path / run / file)["model"]["nets"]
+        return torch.cat([t.flatten() for weights in nets.values() for t in weights.values() if t.is_floating_point()])
+
+    default, straight = flat("default", final), flat("straight", final)
+    moved = (default - flat("default", half)).norm()  # what the second half of training changed
+    assert moved > 0 and (straight - default).norm() < 0.02 * moved  # Adam turns rounding into steps of ~lr
+    train(load_options(path, [*nhwc, f"path.experiments_root={tmp_path / 'split'}", f"train.total_iter={total // 2}"]))
+    train(load_options(path, [*nhwc, f"path.experiments_root={tmp_path / 'split'}"]), resume="auto")
+    from tests.conftest import checkpoint_differences
+
+    assert not checkpoint_differences(tmp_path / "straight" / final, tmp_path / "split" / final)

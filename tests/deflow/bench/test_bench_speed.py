@@ -45,6 +45,7 @@ def test_quick_run_writes_every_section(tmp_path):
     report = json.loads((tmp_path / "out" / "speed.json").read_text())
     assert {"machine", "sizes", "peaks", "training", "rrdb", "large", "metrics", "goals"} <= set(report)
     assert report["peaks"]["matmul_gflops"] > 0 and report["peaks"]["conv_gflops"] > 0
+    assert set(report["training"]) == {"deflow", "rrdb", "deflow, channels_last", "rrdb, channels_last"}
     for run in report["training"].values():
         assert run["iterations"] == 3  # warm-up, the counted step, the timed step
         assert math.isclose(run["gflops"], run["gflop_per_step"] * run["steps_per_s"], rel_tol=1e-9)
@@ -61,7 +62,7 @@ def test_quick_run_writes_every_section(tmp_path):
     assert all(value > 0 for value in noise.values())
     assert math.isclose(tiles["translate_seam_ratio"], noise["seams"] / noise["elsewhere"], rel_tol=1e-9)
     met = {g["goal"]: g["met"] for g in report["goals"]}
-    assert len(met) == 6 and [v for k, v in met.items() if "4096" in k or "1024" in k] == [None, None, None]
+    assert len(met) == 8 and [v for k, v in met.items() if "4096" in k or "1024" in k] == [None, None, None]
     assert "| goal |" in (tmp_path / "out" / "speed.md").read_text()
 
 

@@ -152,6 +152,28 @@ def test_default_configs_are_package_data_that_load_from_any_working_directory(t
     assert set(benchmark.config_hashes(args)) == {"sr", "deflow"}
 
 
+def test_a_folder_is_keyed_by_the_settings_written_not_the_defaults_filled_in(tmp_path, monkeypatch):
+    """A key a newer deflow adds (with its default) leaves the hash alone; a setting written in the config moves it."""
+    from deflow import config
+
+    args = parse_args([])
+    before = benchmark.config_hashes(args)
+    schema = config.schema_for
+
+    def with_new_key(*a, **k):
+        tree = schema(*a, **k)
+        tree["train"] = {**tree["train"], "a_key_added_later": config.Key(int, 7, "new")}
+        return tree
+
+    monkeypatch.setattr(config, "schema_for", with_new_key)
+    assert load_options(args.sr_config)["train"]["a_key_added_later"] == 7  # the defaults did change
+    assert benchmark.config_hashes(args) == before
+    mine = tmp_path / "sr.yml"
+    mine.write_text(f"include: {args.sr_config}\nmanual_seed: 5\n")
+    changed = benchmark.config_hashes(parse_args(["--sr-config", str(mine)]))
+    assert changed["sr"] != before["sr"] and changed["deflow"] == before["deflow"]
+
+
 def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
     mine = tmp_path / "x4.yml"
     mine.write_text(f"include: {parse_args([]).sr_config}\nscale: 4\n")

@@ -5,6 +5,7 @@ import itertools
 import json
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -14,7 +15,10 @@ import pytest
 import torch
 
 from deflow.bench import make_report
+from deflow.bench.benchmark import Budget
 from deflow.bench.make_report import INPUTS, main, method_key
+from deflow.bench.report_figures import bench_figures
+from deflow.errors import UserError
 from deflow.imageio import write_image
 
 REPO = Path(__file__).resolve().parents[3]
@@ -60,11 +64,31 @@ def write_bench(folder: Path, rng: random.Random) -> None:
                       "akld_vs_camera": stat(rng, 0.05, 0.8), "nlf_distance_8bit": stat(rng, 1, 20),
                       "lr_noise_std_8bit": stat(rng, 2, 25), "gap_closed_psnr": stat(rng, 0, 1),
                       "gap_closed_ssim": stat(rng, 0, 1), "psnr_per_image": {p: rng.uniform(20, 25) for p in TEST}}
-    results = {"run": {"mode": "full", **run_info("python scripts/benchmark.py --ablation --out fake-bench")},
+    write_runs(runs, keys)
+    command = "python scripts/benchmark.py --ablation --out fake-bench"
+    figures = bench_figures(folder, s["split"], {m: keys[m] for m in METHODS}, list(METHODS), BUDGET, command)
+    results = {"run": {"mode": "full", **run_info(command)},
                "partial": False, "settings": s, "lpips_unavailable": "no weights here",
                "oracle_minus_bicubic_psnr": stat(rng, 2, 3), "summary": summary, "ablation": list(ARMS),
-               "realism_page": "realism/realism.html", "runs": []}
+               "realism_page": "realism/realism.html", "figures": figures, "runs": []}
     (folder / "results.json").write_text(json.dumps(results))
+    realism = folder / "realism"
+    synthetic = [{"name": keys[m], "folder": str(runs / "lr" / keys[m] / "seed0")} for m in METHODS]
+    (realism / "x").mkdir(parents=True)
+    (realism / "realism.json").write_text(json.dumps({"settings": {"real": str(runs / "lr/camera_reference")},
+                                                      "synthetic": synthetic}))
+    for i in range(len(synthetic) + 1):
+        write_image(realism / f"crops_{i}.png", noise_image(300 + i, 8))
+    for name in ("realism_nlf.png", "realism_spectrum.png"):
+        write_image(realism / name, noise_image(400, 8))
+
+
+BUDGET = Budget(SETTINGS["deflow_iters"], SETTINGS["sr_iters"], tuple(SETTINGS["seeds"]), 117, 31)
+
+
+def write_runs(runs: Path, keys: dict[str, str]) -> None:
+    """The images and logs of BENCH/runs/ that the benchmark's figures read."""
+    s = SETTINGS
     for i, name in enumerate(TEST):
         write_image(runs / "photos/test" / f"{name}.png", noise_image(i, 40))
         write_image(runs / "lr/test" / f"{name}.png", noise_image(10 + i, 20))
@@ -82,15 +106,6 @@ def write_bench(folder: Path, rng: random.Random) -> None:
     log = runs / "deflow" / f"it{s['deflow_iters']}" / "train.log"
     log.parent.mkdir(parents=True)
     log.write_text("2026-12-02 10:00:00 INFO iter 10  lr 5.000e-04  nll 3.123\n")
-    realism = folder / "realism"
-    synthetic = [{"name": keys[m], "folder": str(runs / "lr" / keys[m] / "seed0")} for m in METHODS]
-    (realism / "x").mkdir(parents=True)
-    (realism / "realism.json").write_text(json.dumps({"settings": {"real": str(runs / "lr/camera_reference")},
-                                                      "synthetic": synthetic}))
-    for i in range(len(synthetic) + 1):
-        write_image(realism / f"crops_{i}.png", noise_image(300 + i, 8))
-    for name in ("realism_nlf.png", "realism_spectrum.png"):
-        write_image(realism / name, noise_image(400, 8))
 
 
 H_ROWS = {  # h: (PSNR mean, h gap, NLF distance mean); bicubic_noise is the paper's h
@@ -379,16 +394,32 @@ def test_a_partial_benchmark_or_a_record_without_a_field_is_refused(inputs, old_
 
 
 def test_a_failure_while_writing_leaves_the_earlier_report(inputs, old_docs, tmp_path, capsys):
-    """An image of the benchmark's runs is missing: the figures fail after the text inputs loaded."""
-    sr = inputs["bench"] / "runs/eval" / method_key(SETTINGS, "deflow") / f"seed0_it{SETTINGS['sr_iters']}/sr"
-    (sr / f"{TEST[1]}.png").unlink()
+    """A figure of the benchmark is missing: the figures fail after the text inputs loaded."""
+    (inputs["bench"] / "figures/lr_crops.png").unlink()
     with pytest.raises(SystemExit):
         main(argv(inputs, old_docs))
-    assert f"{TEST[1]}.png: missing" in capsys.readouterr().err
+    assert "lr_crops.png: missing" in capsys.readouterr().err
     assert_untouched(old_docs)
     with pytest.raises(SystemExit):
         main(argv(inputs, tmp_path / "new_docs"))
     assert not (tmp_path / "new_docs").exists()  # a folder it created is removed again
+
+
+def test_the_report_reads_nothing_of_the_benchmarks_runs(inputs, tmp_path):
+    """The committed result files (results.json, figures/, realism/) make the report: runs/ may be gone."""
+    shutil.rmtree(inputs["bench"] / "runs")
+    main(argv(inputs, tmp_path / "docs"))
+    made = (inputs["bench"] / "figures/sr_crops.png").read_bytes()
+    assert (tmp_path / "docs/figures/sr_crops.png").read_bytes() == made
+
+
+def test_the_benchmark_figures_need_every_image_they_show(tmp_path):
+    keys = {m: method_key(SETTINGS, m) for m in METHODS}
+    write_runs(tmp_path / "runs", keys)
+    sr = tmp_path / "runs/eval" / keys["deflow"] / f"seed0_it{SETTINGS['sr_iters']}/sr"
+    (sr / f"{TEST[1]}.png").unlink()
+    with pytest.raises(UserError, match=rf"{TEST[1]}\.png: missing.*rerun `make it`"):
+        bench_figures(tmp_path, SETTINGS["split"], keys, list(METHODS), BUDGET, "make it")
 
 
 def test_a_new_report_replaces_the_report_and_its_figures(inputs, old_docs):
