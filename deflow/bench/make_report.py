@@ -144,11 +144,11 @@ def bench_figures(bench: text.Result, figures: Path) -> tuple[list[tuple[str, st
     """The benchmark's figures (BENCH/figures/, made by its run) and the realism page's, copied into `figures`;
     returns [(file, caption)] of the results section, and the training curves' file."""
     d, root = bench.data, bench.path.parent
-    for name, path in d["figures"].items():
-        shutil.copyfile(present(root / path, bench.command), figures / f"{name}.png")
     missing = sorted({"sr_crops", "training_curves"} - set(d["figures"]))
     if missing:
         raise UserError(f"{bench.path}: names no {', '.join(missing)} figure; rerun `{bench.command}`")
+    for name, path in d["figures"].items():
+        shutil.copyfile(present(root / path, bench.command), figures / f"{name}.png")
     out = [(f"figures/{name}.png", caption) for name, caption in CAPTIONS.items() if name in d["figures"]]
     methods = [m for m in d["summary"] if m not in d["ablation"]]
     out += realism_figures(bench, {m: method_key(d["settings"], m) for m in methods}, figures)

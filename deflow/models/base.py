@@ -138,8 +138,9 @@ class BaseModel:
 
     def to_device(self, batch: dict) -> dict:
         """The batch's tensors on the model's device, its images (4-D) in the networks' memory format."""
-        return {k: (v.to(self.device, memory_format=self.memory_format, non_blocking=True) if v.dim() == 4 else
-                    v.to(self.device, non_blocking=True)) if torch.is_tensor(v) else v for k, v in batch.items()}
+        return {k: v.to(self.device, non_blocking=True,
+                        memory_format=self.memory_format if v.dim() == 4 else torch.preserve_format)
+                if torch.is_tensor(v) else v for k, v in batch.items()}
 
     def use_channels_last(self) -> None:
         """Every network's 4-D weights, and from now on every batch's images, in channels_last (train.channels_last)."""
