@@ -13,7 +13,7 @@ from deflow.flow.domain_filter import DomainFilter
 def planted(sigma=(0.8, 0.5, 1.1), gain=(0.7, 0.9, 1.2)) -> DomainFilter:
     k = DomainFilter(3).double()
     with torch.no_grad():
-        k.raw_variance.copy_(torch.tensor(sigma, dtype=torch.float64).square().expm1().log())
+        k.blur_sigma.copy_(torch.tensor(sigma, dtype=torch.float64))
         k.log_gain.copy_(torch.tensor(gain, dtype=torch.float64).log())
     return k
 
@@ -56,6 +56,23 @@ def test_maximum_likelihood_recovers_a_planted_filter():
     assert torch.allclose(k.gain(), truth.gain(), rtol=0.05), (k.gain(), truth.gain())
 
 
+def test_the_blur_is_reachable_at_the_benchmarks_learning_rate():
+    """From its start (0.05 px), Adam at deflow-bench.yml's lr 5e-4 must be able to move the blur to a camera's
+    0.3 px within 1,000 steps: Adam's steps are about lr in each parameter, so sigma must be the parameter (as
+    softplus(p) = sigma^2 it would need p to travel 3.7, and would stay below 0.07 px)."""
+    truth = planted(sigma=(0.3, 0.3, 0.3), gain=(1.0, 1.0, 1.0))
+    with torch.no_grad():
+        y = truth.filter(torch.randn(8, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    k = DomainFilter(3).double()
+    optimizer = torch.optim.Adam(k.parameters(), lr=5e-4)
+    for _ in range(1000):
+        optimizer.zero_grad()
+        nll = 0.5 * k.unfilter(y).square().sum() / y.shape[0] + k.log_det(32, 32)
+        nll.backward()
+        optimizer.step()
+    assert torch.allclose(k.sigma(), truth.sigma(), rtol=0.1), k.sigma()
+
+
 def test_deflow_net_scores_degraded_images_through_the_filter():
     """The degraded density is the plain net's of K^-1 y, less log |det K|; clean images do not see K; K learns; a
     translation is DeFlow's decode followed by K, which starts close to the identity."""
@@ -66,7 +83,7 @@ def test_deflow_net_scores_degraded_images_through_the_filter():
     plain = DeFlowNet(**kwargs)
     plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("domain_filter.")})
     with torch.no_grad():
-        net.domain_filter.raw_variance.fill_(math.log(math.expm1(0.7 ** 2)))
+        net.domain_filter.blur_sigma.fill_(0.7)
         net.domain_filter.log_gain.fill_(math.log(0.8))
     y, lq = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 4, 4)
     label = torch.tensor([1, 0])
@@ -77,7 +94,7 @@ def test_deflow_net_scores_degraded_images_through_the_filter():
     want = want + torch.tensor([1.0, 0.0]) * net.domain_filter.log_det(16, 16).item() / (dims * math.log(2))
     assert torch.allclose(got, want, atol=1e-5)
     got.sum().backward()
-    assert net.domain_filter.raw_variance.grad.abs().max() > 0 and net.domain_filter.log_gain.grad.abs().max() > 0
+    assert net.domain_filter.blur_sigma.grad.abs().max() > 0 and net.domain_filter.log_gain.grad.abs().max() > 0
 
     torch.manual_seed(0)
     fresh = DeFlowNet(domain_filter=True, **kwargs)
