@@ -18,8 +18,11 @@ def planted(sigma=(0.8, 0.5, 1.1), gain=(0.7, 0.9, 1.2)) -> DomainFilter:
     return k
 
 
-def fit_filter(y: torch.Tensor, lr: float, steps: int) -> DomainFilter:
-    """A fresh K fitted by Adam to (B, 3, H, W) y = K x', x' white N(0, 1): maximises log N(K^-1 y) - log |det K|."""
+def fit_filter(truth: DomainFilter, lr: float, steps: int) -> DomainFilter:
+    """A fresh K fitted by Adam to y = K_true x', x' white N(0, 1) of 8 images of 32x32: maximises
+    log N(K^-1 y) - log |det K|."""
+    with torch.no_grad():
+        y = truth.filter(torch.randn(8, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
     k = DomainFilter(3).double()
     optimizer = torch.optim.Adam(k.parameters(), lr=lr)
     for _ in range(steps):
@@ -54,9 +57,7 @@ def test_maximum_likelihood_recovers_a_planted_filter():
     """x' white N(0, 1) per pixel (the flow's density here), y = K_true x': maximising log N(K^-1 y) - log |det K|
     over K's parameters finds K_true's blur and gain within 5 %."""
     truth = planted()
-    with torch.no_grad():
-        y = truth.filter(torch.randn(8, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    k = fit_filter(y, lr=0.05, steps=400)
+    k = fit_filter(truth, lr=0.05, steps=400)
     assert torch.allclose(k.sigma(), truth.sigma(), rtol=0.05), (k.sigma(), truth.sigma())
     assert torch.allclose(k.gain(), truth.gain(), rtol=0.05), (k.gain(), truth.gain())
 
@@ -66,9 +67,7 @@ def test_the_blur_is_reachable_at_the_benchmarks_learning_rate():
     0.3 px within 1,000 steps: Adam's steps are about lr in each parameter, so sigma must be the parameter (as
     softplus(p) = sigma^2 it would need p to travel 3.7, and would stay below 0.07 px)."""
     truth = planted(sigma=(0.3, 0.3, 0.3), gain=(1.0, 1.0, 1.0))
-    with torch.no_grad():
-        y = truth.filter(torch.randn(8, 3, 32, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    k = fit_filter(y, lr=5e-4, steps=1000)
+    k = fit_filter(truth, lr=5e-4, steps=1000)
     assert torch.allclose(k.sigma(), truth.sigma(), rtol=0.1), k.sigma()
 
 
