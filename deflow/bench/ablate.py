@@ -116,13 +116,14 @@ def conditioning_folders(runs: Path, name: str) -> dict[str, Path]:
     return {domain: runs / "deflow/data" / f"h_{name}" / domain for domain in ("clean", "real")}
 
 
-def train_arm(bench, section: dict, folders: dict, scale: int, deflow_train, dae_iters: int) -> None:
-    """An h's DeFlow training: the DAE first for dae, h's conditioning folders, then the benchmark's training."""
+def train_arm(bench, section: dict, folders: dict, scale: int, deflow_train, dae_iters: int) -> list:
+    """An h's DeFlow training: the DAE first for dae, h's conditioning folders, then the benchmark's training's jobs
+    (one per model)."""
     if section["type"] == "dae":
         train_dae(bench, dae_iters)
     for domain, source in (("clean", bench.bicubic_lr), ("real", bench.real_lr)):
         build(source, folders[domain], [scale], log=lambda line: None, h=section)
-    deflow_train(bench)
+    return deflow_train(bench)
 
 
 def arms(names: list[str], runs: Path, deflow_config: Path, dae_iters: int) -> dict[str, tuple]:

@@ -73,6 +73,18 @@ def table(summary: dict, methods: list[str], camera_kept: float | None = None) -
     return lines
 
 
+def picks(s: dict) -> str:
+    """The settings' words on DeFlow models picked by their noise-level function (--deflow-candidates)."""
+    count = s.get("deflow_candidates", 1)
+    if count == 1:
+        return ""
+    chosen = "; ".join(f"{where}: model {p['chosen']} of " + ", ".join(
+        f"{m} ({'n/a' if d is None else f'{d:.2f}'})" for m, d in p["nlf_distance_8bit"].items())
+        for where, p in s.get("deflow_picks", {}).items())
+    return (f"; each model picked of {count} candidates by the NLF distance (8-bit) of its translation to the real "
+            f"domain, unpaired (methods.pick_model): {chosen}")
+
+
 def markdown(report: dict) -> str:
     summary, run, s = report["summary"], report["run"], report["settings"]
     ablation = report.get("ablation", [])
@@ -111,7 +123,7 @@ def markdown(report: dict) -> str:
               f"- SR: {s['sr_config']}, {s['sr_iters']} iterations; seeds {s['seeds']}; "
               f"DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, {s.get('deflow_seeds', 1)} model(s) "
               f"(SR seed s uses model s mod {s.get('deflow_seeds', 1)}), heat {s.get('deflow_heat', 'auto')}, noise floor "
-              "raised (translate --noise-floor)",
+              "raised (translate --noise-floor)" + picks(s),
               "- noise std estimates (8-bit): " + ", ".join(f"{k} {v:.2f}" for k, v in s["noise_std_8bit"].items())
               + (f"; white_noise sigma fitted: {fitted:.2f}" if fitted is not None else ""),
               f"- LPIPS: {lpips}",

@@ -5,7 +5,7 @@
     python scripts/benchmark.py --ablation   # and DeFlow's ablation: 92 minutes measured (2026-12-01)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--ablation] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N]
-        [--deflow-heat H|auto]
+        [--deflow-candidates N] [--deflow-heat H|auto]
         [--jobs 2] [--threads 1]
         [--sr-config FILE] [--deflow-config FILE]
 
@@ -69,8 +69,10 @@ PATCH = 32          # LR patch side of the realism test
 
 @dataclass(frozen=True)
 class Budget:
-    """deflow_seeds: DeFlow models trained (seeds 0..n-1 added to the config's manual_seed); SR seed s uses model
-    s % n, so the spread over seeds holds DeFlow's own training variance. deflow_heat: translate's --heat."""
+    """deflow_seeds: independent DeFlow models n; SR seed s uses model s % n, so the spread over seeds holds
+    DeFlow's own training variance. deflow_candidates: c > 1 trains n c models (seeds 0..n c - 1 added to the
+    config's manual_seed) and model s % n is the one of s % n + n j (j < c) picked by the unpaired noise-level
+    function (methods.pick_model). deflow_heat: translate's --heat."""
     deflow_iters: int
     sr_iters: int
     seeds: tuple[int, ...]
@@ -78,6 +80,7 @@ class Budget:
     c2st_steps: int
     deflow_seeds: int = 1
     deflow_heat: str = DEFAULT_HEAT
+    deflow_candidates: int = 1
 
 
 BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
@@ -251,29 +254,38 @@ class Bench:
 
     # ------------------------------------------------------------ everything, in parallel where independent
     def run_all(self, seeds: tuple[int, ...], on_result) -> list[dict]:
-        """Every (method, seed) SR run, seed by seed, `jobs` at a time; a method's training (DeFlow's) runs first in
-        a slot of its own and its SR runs join the queue when it is done. `on_result(results)` after each run."""
+        """Every (method, seed) SR run, seed by seed, `jobs` at a time. A method's `train` runs first in a slot of
+        its own; the jobs it returns (DeFlow's models) then run each in a slot, and the method's SR runs join the
+        queue when all are done. `on_result(results)` after each run."""
         todo = [(method, seed) for seed in seeds for method in self.methods]
-        results, running, trainings = [], {}, {}
+        results, running = [], {}  # running: future -> its (method, seed), or None for a training step
         with ThreadPoolExecutor(self.jobs) as pool:
-            started: dict = {}  # train function -> its future: methods that share a training wait for one
+            planning: dict = {}  # future of a train call -> its train function: methods that share it share it
+            trained: dict = {}  # train function -> the futures of the jobs it returned, once it has returned
             for m in self.methods:
                 train = self.method(m).train
-                if train:
-                    if train not in started:
-                        started[train] = pool.submit(train, self)
-                    trainings[m] = started[train]
-            running.update(dict.fromkeys(started.values()))
+                if train and train not in planning.values():
+                    planning[pool.submit(train, self)] = train
+            running.update(dict.fromkeys(planning))
+            waiting = set(planning.values())
+
+            def ready(method: str) -> bool:
+                train = self.method(method).train
+                return train not in waiting and all(f.done() for f in trained.get(train, ()))
             try:
                 while todo or running:
-                    ready = [job for job in todo if job[0] not in trainings or trainings[job[0]].done()]
-                    for job in ready[:max(0, self.jobs - len(running))]:
+                    for job in [job for job in todo if ready(job[0])][:max(0, self.jobs - len(running))]:
                         todo.remove(job)
                         running[pool.submit(self.sr_run, *job)] = job
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
-                        value = future.result()
-                        if running.pop(future) is not None:
+                        value, job = future.result(), running.pop(future)
+                        if future in planning:
+                            train = planning[future]
+                            trained[train] = [pool.submit(step) for step in value]
+                            running.update(dict.fromkeys(trained[train]))
+                            waiting.discard(train)
+                        elif job is not None:
                             results.append(value)
                             on_result(results)
             except BaseException:
@@ -305,6 +317,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sr-iters", type=int, help="SR training iterations (default 300 quick, 1300 full)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow training iterations (default 300 quick, 1500 full)")
     parser.add_argument("--deflow-seeds", type=int, help="DeFlow models trained (default 1 quick, 2 full)")
+    parser.add_argument("--deflow-candidates", type=int, help="DeFlow models trained per --deflow-seeds model, "
+                        "the one kept picked by the unpaired noise-level-function distance to the real domain "
+                        "(default 1: no pick)")
     parser.add_argument("--deflow-heat", default=DEFAULT_HEAT, help="translate's --heat for the deflow method (which "
                         "also raises the noise floor, translate --noise-floor): a number, or 'auto' (the heat whose "
                         f"noise-level function matches the real domain's); default {DEFAULT_HEAT}")
@@ -341,7 +356,7 @@ def check_settings(args) -> tuple[dict, Camera, Budget]:
     if camera.scale != 2:
         raise UserError(f"--camera scale={camera.scale}: the benchmark is x2 (its SR config is x2)")
     budget = BUDGETS["quick" if args.quick else "full"]
-    given = {key: getattr(args, key) for key in ("sr_iters", "deflow_iters", "deflow_seeds")}
+    given = {key: getattr(args, key) for key in ("sr_iters", "deflow_iters", "deflow_seeds", "deflow_candidates")}
     budget = replace(budget, seeds=tuple(dict.fromkeys(args.seeds or budget.seeds)), deflow_heat=args.deflow_heat,
                      **{key: value for key, value in given.items() if value is not None})
     for key in given:
@@ -409,7 +424,7 @@ def main(argv=None):
                 "command": " ".join(["python scripts/benchmark.py", *argv])}
     progress("start", f"{run_info['mode']} run into {args.out}: methods {', '.join(args.methods)}, seeds "
              f"{list(budget.seeds)}, SR {budget.sr_iters} it, DeFlow {budget.deflow_iters} it x {budget.deflow_seeds} "
-             f"model(s), heat {budget.deflow_heat}")
+             f"model(s) (each picked of {budget.deflow_candidates}), heat {budget.deflow_heat}")
     bench.prepare()
     lock = threading.Lock()
     report_path = args.out / ("results-quick" if args.quick else "results")
@@ -421,6 +436,7 @@ def main(argv=None):
                                "sr_config": shown(args.sr_config), "sr_iters": budget.sr_iters,
                                "deflow_config": shown(args.deflow_config),
                                "deflow_iters": budget.deflow_iters, "deflow_seeds": budget.deflow_seeds,
+                               "deflow_candidates": budget.deflow_candidates,
                                "deflow_heat": budget.deflow_heat, "seeds": list(budget.seeds),
                                "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
                                         "steps": budget.c2st_steps}, **bench.info},

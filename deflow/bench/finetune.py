@@ -234,7 +234,8 @@ class Protocol:
     def deflow(self, arm: str, training: str, sets: dict | None) -> None:
         checkpoint = deflow_checkpoint(self.bench, 0, training)
         with self.deflow_lock:  # methods.train_deflow builds the DeFlow data folders before it trains
-            self.step(arm, checkpoint, checkpoint.exists(), lambda: train_deflow(self.bench, training, sets))
+            self.step(arm, checkpoint, checkpoint.exists(),
+                      lambda: [job() for job in train_deflow(self.bench, training, sets)])
 
     def translate(self, arm: str, seed: int) -> Path:
         folder = self.bench.out / "lr" / self.key(arm) / f"seed{seed}"

@@ -21,7 +21,9 @@ the floor (the default until the floor).
 
 A new method is one entry of METHODS. Each function takes the `Bench` (benchmark.py) that runs it.
 """
+import json
 import statistics
+import threading
 from dataclasses import dataclass
 from functools import partial
 from importlib.resources import files
@@ -31,6 +33,7 @@ from typing import Callable
 import torch
 
 from deflow.bench.run import overrides
+from deflow.checkpoint import write_atomic
 from deflow.config import load_options
 from deflow.errors import UserError
 from deflow.imageio import list_images, read_image
@@ -39,6 +42,7 @@ from degradations.jpeg import quantize
 from degradations.noise import gaussian_noise
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_std
+from metrics.realism import estimate_nlf, nlf_distance
 from metrics.realism.nlf import missing_variance_line
 from sr.dasr.degrade import build_pipeline
 
@@ -47,12 +51,13 @@ from sr.dasr.degrade import build_pipeline
 class Method:
     """make_lr(bench, seed, folder) -> the folder holding the LR images of the clean photos for `seed` (`folder`
     unless the images are shared by all seeds); setup(bench): once, after the camera's images, before any training
-    (a quick fit); train(bench): once, in a slot of its own, and the method's SR runs wait for it; folder(budget):
+    (a quick fit); train(bench) -> jobs: once, each job in a slot of its own, and the method's SR runs wait for all
+    of them; folder(budget):
     the method's folder name where its images depend on more than the seed (default: its name). Methods that
     share a `train` function share its training."""
     make_lr: Callable[..., Path]
     setup: Callable[..., None] | None = None
-    train: Callable[..., None] | None = None
+    train: Callable[..., list] | None = None
     folder: Callable[..., str] | None = None
     ablation: bool = False  # run with --ablation (or when named in --methods)
     sr_training: Callable[..., tuple] | None = None  # (bench, iters) -> (config, its --set options): a model of its
@@ -169,7 +174,8 @@ def deflow_checkpoint(bench, model: int, training: str = "") -> Path:
     return bench.out / "deflow" / name / "checkpoints" / f"iter_{iters:08d}.pth"
 
 
-def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
+def train_deflow(bench, training: str = "", sets: dict | None = None) -> list[Callable[[], None]]:
+    """The trainings of `training`'s models not yet finished, one job each (deflow_models of the budget)."""
     iters = bench.budget.deflow_iters
     data = bench.out / "deflow/data"
     build(bench.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
@@ -177,7 +183,8 @@ def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
     folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
                "degraded_lq": data / "real/4x"}
     seed = load_options(bench.configs["deflow"])["manual_seed"]
-    for model in range(bench.budget.deflow_seeds):
+    jobs = []
+    for model in range(deflow_models(bench.budget)):
         checkpoint = deflow_checkpoint(bench, model, training)
         if checkpoint.exists():
             bench.progress("deflow training", f"reusing {checkpoint}")
@@ -186,10 +193,46 @@ def train_deflow(bench, training: str = "", sets: dict | None = None) -> None:
                    "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15], "manual_seed": seed + model,
                    "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
                    "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1], **(sets or {})}
-        log = checkpoint.parents[1].name
-        bench.run_logged(f"deflow training {training or 'deflow'} {model} ({iters} it)", [
+        jobs.append(partial(bench.run_logged, f"deflow training {training or 'deflow'} {model} ({iters} it)", [
             bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto",
-            *overrides(options)], f"deflow_{log}")
+            *overrides(options)], f"deflow_{checkpoint.parents[1].name}"))
+    return jobs
+
+
+def deflow_models(budget) -> int:
+    return budget.deflow_seeds * budget.deflow_candidates
+
+
+def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, int], None]) -> int:
+    """The model SR seeds s with s % deflow_seeds == `group` use: of the candidates group + deflow_seeds * j (j <
+    deflow_candidates), the one whose translation of the clean photos' bicubic LR (`translate(model, out, seed)`,
+    seed `group`) has the noise-level function nearest the real domain's. Unpaired, so a user can do the same: it
+    needs the real LR and the clean images, no pair of them. The distances go to bench.info["deflow_picks"]."""
+    n, count = bench.budget.deflow_seeds, bench.budget.deflow_candidates
+    if count == 1:
+        return group
+    record = bench.out / "deflow" / f"{folder}_pick_group{group}.json"
+    with PICKING:
+        if not record.exists():
+            distances = {}
+            for model in (group + n * j for j in range(count)):
+                out = bench.out / "lr" / folder / "candidates" / f"model{model}"
+                if not bench.complete(out):
+                    translate(model, out, group)
+                distance = nlf_distance(estimate_nlf([read_image(p) for p in list_images(out)]), bench.real_nlf)
+                distances[str(model)] = distance if distance == distance else None  # NaN: no bin in both
+            measured = {m: d for m, d in distances.items() if d is not None}
+            if not measured:
+                raise UserError(f"{folder}: no candidate's noise-level function overlaps the real domain's in any "
+                                "intensity bin; the models cannot be ranked (use --deflow-candidates 1)")
+            text = json.dumps({"nlf_distance_8bit": distances, "chosen": int(min(measured, key=measured.get))})
+            write_atomic(record, lambda f: f.write(text.encode()))
+        picked = json.loads(record.read_text())
+        bench.info.setdefault("deflow_picks", {})[f"{folder} group {group}"] = picked
+    return picked["chosen"]
+
+
+PICKING = threading.Lock()  # SR seeds of one group that start together pick once
 
 
 def deflow_method(name: str, training: str = "", sets: dict | None = None, heat: str | None = None,
@@ -203,21 +246,27 @@ def deflow_method(name: str, training: str = "", sets: dict | None = None, heat:
 
     def folder(budget) -> str:
         models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
+        models += f"_pick{budget.deflow_candidates}" if budget.deflow_candidates > 1 else ""
         shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != DEFAULT_HEAT else ""
         suffix = {None: "", "white": "_floor", "scaled": "_floor_scaled"}[floor]
         colour = f"_colour{keep_colour:g}" if keep_colour and "colour" not in name else ""
         return f"{name}_it{budget.deflow_iters}{models}{shown}" + ("" if "floor" in name else suffix) + colour
 
+    def translate(bench, model: int, out: Path, seed: int) -> None:
+        chosen = heat_of(bench.budget)
+        real = ["--real", bench.real_lr] if chosen == "auto" or floor else []
+        bench.run_logged(f"{name} translate seed {seed} (model {model})", [
+            bench.py, "-m", "deflow.tools.translate", "--model_path",
+            deflow_checkpoint(bench, model, training), "--source_dir", bench.bicubic_lr, "--out_dir", out,
+            "--seed", seed, "--heat", chosen, *real, *(["--noise-floor", floor] if floor else []),
+            *(["--keep-colour", keep_colour] if keep_colour else [])],
+            f"{name}_translate_model{model}_seed{seed}")
+
     def make_lr(bench, seed: int, out: Path) -> Path:
         if not bench.complete(out):
-            model, chosen = seed % bench.budget.deflow_seeds, heat_of(bench.budget)
-            real = ["--real", bench.real_lr] if chosen == "auto" or floor else []
-            bench.run_logged(f"{name} translate seed {seed} (model {model})", [
-                bench.py, "-m", "deflow.tools.translate", "--model_path",
-                deflow_checkpoint(bench, model, training), "--source_dir", bench.bicubic_lr, "--out_dir", out,
-                "--seed", seed, "--heat", chosen, *real, *(["--noise-floor", floor] if floor else []),
-                *(["--keep-colour", keep_colour] if keep_colour else [])],
-                f"{name}_translate_seed{seed}")
+            model = pick_model(bench, seed % bench.budget.deflow_seeds, folder(bench.budget),
+                               partial(translate, bench))
+            translate(bench, model, out, seed)
         return out
 
     train = TRAININGS.setdefault(training, partial(train_deflow, training=training, sets=sets))

@@ -1,5 +1,8 @@
 """The camera benchmark's pieces: the classifier two-sample test, the white-noise and Poisson-Gaussian fits, the
 split, the summary, its packaged configs and its table of methods."""
+import threading
+import time
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,7 +15,7 @@ from deflow.bench.benchmark import check_settings, parse_args
 from deflow.bench.methods import METHODS, Method, fit_pg_noise, fit_white_noise_sigma, pg_fit_lr
 from deflow.config import load_options
 from deflow.errors import UserError
-from deflow.imageio import list_images, read_image
+from deflow.imageio import list_images, read_image, write_image
 from deflow.tools.sample_photos import photo, write_photo_set
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
@@ -218,7 +221,10 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
     assert deflow_checkpoint(Bench, 0) == Path("b/deflow/it300/checkpoints/iter_00000300.pth")
     assert deflow_checkpoint(Bench, 1) == Path("b/deflow/it300_seed1/checkpoints/iter_00000300.pth")
     assert deflow_checkpoint(Bench, 1, "plain") == Path("b/deflow/plain_it300_seed1/checkpoints/iter_00000300.pth")
+    _, _, picked = check_settings(parse_args(["--deflow-candidates", "3"]))
+    assert METHODS["deflow"].folder(picked) == "deflow_it1500_x2_pick3_floor"
     for args, message in ((["--deflow-seeds", "0"], "--deflow-seeds must be >= 1"),
+                          (["--deflow-candidates", "0"], "--deflow-candidates must be >= 1"),
                           (["--deflow-heat", "hot"], "expected a number or 'auto'")):
         with pytest.raises(UserError, match=message):
             check_settings(parse_args(args))
@@ -236,14 +242,23 @@ def test_arms_that_share_a_training_share_one_function_and_the_others_do_not():
                                                                "network_g.domain_split_prior": False}
 
 
-def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_it(monkeypatch):
-    calls = []
+def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_all_its_jobs(monkeypatch):
+    calls, lock = [], threading.Lock()
+    both_jobs_running = threading.Barrier(2, timeout=10)  # two slots: a training's two jobs run side by side
+
+    def job(name):
+        both_jobs_running.wait()
+        time.sleep(0.05)
+        with lock:
+            calls.append(name)
 
     def train(bench):
         calls.append("train")
+        return [partial(job, "train job 0"), partial(job, "train job 1")]
 
     def other(bench):
         calls.append("other")
+        return []
 
     methods = {"a": Method(lambda *a: None, train=train), "b": Method(lambda *a: None, train=train),
                "c": Method(lambda *a: None, train=other), "d": Method(lambda *a: None)}
@@ -252,11 +267,41 @@ def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_it(mon
     bench.methods, bench.jobs = list(methods), 2
 
     def sr_run(method, seed):
-        if METHODS_TRAINED[method]:
-            assert METHODS_TRAINED[method] in calls  # its training finished before
+        with lock:
+            assert all(name in calls for name in METHODS_TRAINED[method])  # its training finished before
         return {"method": method, "seed": seed}
-    METHODS_TRAINED = {"a": "train", "b": "train", "c": "other", "d": None}
+    METHODS_TRAINED = {"a": ["train", "train job 0", "train job 1"], "b": ["train", "train job 0", "train job 1"],
+                       "c": ["other"], "d": []}
     bench.sr_run = sr_run
     results = bench.run_all((0, 1), lambda results: None)
-    assert sorted(calls) == ["other", "train"]
+    assert sorted(calls) == ["other", "train", "train job 0", "train job 1"]
     assert sorted((r["method"], r["seed"]) for r in results) == [(m, s) for m in "abcd" for s in (0, 1)]
+
+
+def test_pick_model_keeps_the_candidate_whose_noise_level_function_is_nearest_the_real_domains(tmp_path):
+    from deflow.bench.methods import pick_model
+
+    ramp = torch.linspace(0.1, 0.9, 96).expand(3, 96, 96)  # flat across rows: every patch is weakly textured
+
+    def noisy(sigma, seed):
+        g = torch.Generator().manual_seed(seed)
+        return [(ramp + sigma * torch.randn(3, 96, 96, generator=g)).clamp(0, 1) for _ in range(4)]
+    sigmas = {0: 0.02, 2: 0.045, 4: 0.09, 1: 0.08, 3: 0.015, 5: 0.06}  # the real domain's: 0.05
+    translated = []
+
+    def translate(model, out, seed):
+        translated.append((model, seed))
+        out.mkdir(parents=True)
+        for i, img in enumerate(noisy(sigmas[model], 10 * model)):
+            write_image(out / f"{i}.png", img)
+    bench = SimpleNamespace(out=tmp_path, info={}, real_nlf=estimate_nlf(noisy(0.05, 99)),
+                            budget=SimpleNamespace(deflow_seeds=2, deflow_candidates=3),
+                            complete=lambda out: out.is_dir() and any(out.iterdir()))
+    assert pick_model(bench, 0, "deflow_x", translate) == 2
+    assert pick_model(bench, 1, "deflow_x", translate) == 5
+    assert sorted(translated) == [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0), (5, 1)]  # each group's candidates, once
+    distances = bench.info["deflow_picks"]["deflow_x group 1"]["nlf_distance_8bit"]
+    assert set(distances) == {"1", "3", "5"} and min(distances, key=distances.get) == "5"
+    assert pick_model(bench, 0, "deflow_x", translate) == 2 and len(translated) == 6  # the record is reused
+    bench.budget.deflow_candidates = 1
+    assert pick_model(bench, 1, "deflow_y", translate) == 1 and len(translated) == 6  # nothing to pick

@@ -113,7 +113,8 @@ def tiny_bench(tmp_path_factory):
     check_folder(root / "runs", {"split": split, "camera": bench.camera.params.as_dict(), "camera_seed": CAMERA_SEED,
                                  "config_sha1": config_hashes(args)})
     bench.prepare()
-    METHODS["deflow"].train(bench)
+    for job in METHODS["deflow"].train(bench):
+        job()
     result = bench.sr_run("deflow", 0)
     (root / "results-quick.json").write_text(json.dumps({"settings": {
         "deflow_iters": 3, "sr_iters": 3, "deflow_seeds": 1, "deflow_heat": "1.0"}}))
