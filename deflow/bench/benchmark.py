@@ -43,7 +43,7 @@ import torch
 import yaml
 
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
-from deflow.bench.methods import DEFAULT_HEAT, METHODS
+from deflow.bench.methods import DEFAULT_HEAT, METHODS, pick_records
 from deflow.bench.report_figures import bench_figures
 from deflow.bench.run import machine, overrides, run
 from deflow.config import load_options, load_yaml_with_includes
@@ -439,7 +439,8 @@ def main(argv=None):
                                "deflow_candidates": budget.deflow_candidates,
                                "deflow_heat": budget.deflow_heat, "seeds": list(budget.seeds),
                                "c2st": {"patches_per_class": budget.c2st_patches, "patch": PATCH,
-                                        "steps": budget.c2st_steps}, **bench.info},
+                                        "steps": budget.c2st_steps}, **bench.info,
+                               "deflow_picks": pick_records(bench, [bench.key(m) for m in bench.methods])},
                   "lpips_unavailable": next((r["lpips_unavailable"] for r in results if r["lpips_unavailable"]), None),
                   "oracle_minus_bicubic_psnr": oracle_gap(results), "summary": summarize(results, tuple(METHODS)),
                   "ablation": [m for m in METHODS if METHODS[m].ablation],

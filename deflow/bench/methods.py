@@ -207,7 +207,7 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
     """The model SR seeds s with s % deflow_seeds == `group` use: of the candidates group + deflow_seeds * j (j <
     deflow_candidates), the one whose translation of the clean photos' bicubic LR (`translate(model, out, seed)`,
     seed `group`) has the noise-level function nearest the real domain's. Unpaired, so a user can do the same: it
-    needs the real LR and the clean images, no pair of them. The distances go to bench.info["deflow_picks"]."""
+    needs the real LR and the clean images, no pair of them. The distances go to the record pick_records reads."""
     n, count = bench.budget.deflow_seeds, bench.budget.deflow_candidates
     if count == 1:
         return group
@@ -227,9 +227,13 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
                                 "intensity bin; the models cannot be ranked (use --deflow-candidates 1)")
             text = json.dumps({"nlf_distance_8bit": distances, "chosen": int(min(measured, key=measured.get))})
             write_atomic(record, lambda f: f.write(text.encode()))
-        picked = json.loads(record.read_text())
-        bench.info.setdefault("deflow_picks", {})[f"{folder} group {group}"] = picked
-    return picked["chosen"]
+        return json.loads(record.read_text())["chosen"]
+
+
+def pick_records(bench, folders: list[str]) -> dict:
+    """'<folder> group <g>' -> the pick_model record of that group, for each folder's picks made so far."""
+    return {f"{folder} group {path.stem.rsplit('_group', 1)[1]}": json.loads(path.read_text())
+            for folder in folders for path in sorted((bench.out / "deflow").glob(f"{folder}_pick_group*.json"))}
 
 
 PICKING = threading.Lock()  # SR seeds of one group that start together pick once

@@ -279,7 +279,7 @@ def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_all_it
 
 
 def test_pick_model_keeps_the_candidate_whose_noise_level_function_is_nearest_the_real_domains(tmp_path):
-    from deflow.bench.methods import pick_model
+    from deflow.bench.methods import pick_model, pick_records
 
     ramp = torch.linspace(0.1, 0.9, 96).expand(3, 96, 96)  # flat across rows: every patch is weakly textured
 
@@ -294,13 +294,15 @@ def test_pick_model_keeps_the_candidate_whose_noise_level_function_is_nearest_th
         out.mkdir(parents=True)
         for i, img in enumerate(noisy(sigmas[model], 10 * model)):
             write_image(out / f"{i}.png", img)
-    bench = SimpleNamespace(out=tmp_path, info={}, real_nlf=estimate_nlf(noisy(0.05, 99)),
+    bench = SimpleNamespace(out=tmp_path, real_nlf=estimate_nlf(noisy(0.05, 99)),
                             budget=SimpleNamespace(deflow_seeds=2, deflow_candidates=3),
                             complete=lambda out: out.is_dir() and any(out.iterdir()))
     assert pick_model(bench, 0, "deflow_x", translate) == 2
     assert pick_model(bench, 1, "deflow_x", translate) == 5
     assert sorted(translated) == [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0), (5, 1)]  # each group's candidates, once
-    distances = bench.info["deflow_picks"]["deflow_x group 1"]["nlf_distance_8bit"]
+    records = pick_records(bench, ["deflow_x", "deflow"])
+    assert sorted(records) == ["deflow_x group 0", "deflow_x group 1"]  # another folder's records stay apart
+    distances = records["deflow_x group 1"]["nlf_distance_8bit"]
     assert set(distances) == {"1", "3", "5"} and min(distances, key=distances.get) == "5"
     assert pick_model(bench, 0, "deflow_x", translate) == 2 and len(translated) == 6  # the record is reused
     bench.budget.deflow_candidates = 1
