@@ -43,7 +43,7 @@ import torch
 import yaml
 
 from deflow.bench.bench_report import markdown, oracle_gap, summarize
-from deflow.bench.methods import DEFAULT_HEAT, METHODS, pick_records
+from deflow.bench.methods import DEFAULT_HEAT, METHODS, pick_records, real_nlf_distance
 from deflow.bench.report_figures import bench_figures
 from deflow.bench.run import machine, overrides, run
 from deflow.config import load_options, load_yaml_with_includes
@@ -55,7 +55,7 @@ from degradations.camera import Camera, CameraParams
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
 from metrics.noise import noise_sigma
-from metrics.realism import akld, c2st_accuracy, detail_transfer, estimate_nlf, nlf_distance, sample_patches
+from metrics.realism import akld, c2st_accuracy, detail_transfer, estimate_nlf, sample_patches
 
 CONFIGS = {"sr": files("deflow.bench") / "confs/sr-bench-x2.yml",  # the packaged defaults of --sr-config and
            "deflow": files("deflow.bench") / "confs/deflow-bench.yml"}  # --deflow-config
@@ -237,8 +237,7 @@ class Bench:
             b = sample_patches(images, n, PATCH, torch.Generator().manual_seed(10 * seed + 2 * i + 1))
             result[name] = c2st_accuracy(a.to(self.device), b.to(self.device), seed=seed, steps=steps)
         result["akld_vs_camera"] = akld(synthetic, self.realism_images["reference"], self.realism_images["bicubic"])
-        distance = nlf_distance(estimate_nlf(synthetic), self.real_nlf)
-        result["nlf_distance_8bit"] = None if distance != distance else distance  # NaN: no bin measurable in both
+        result["nlf_distance_8bit"] = real_nlf_distance(self, synthetic)
         cache.write_text(json.dumps(result))
         self.progress(f"realism {method} seed {seed}", f"{n} patches of {PATCH} px per class; AKLD "
                       f"{result['akld_vs_camera']:.3f}", started)

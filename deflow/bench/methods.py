@@ -211,7 +211,7 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
     n, count = bench.budget.deflow_seeds, bench.budget.deflow_candidates
     if count == 1:
         return group
-    record = bench.out / "deflow" / f"{folder}_pick_group{group}.json"
+    record = pick_record(bench, folder, group)
     with PICKING:
         if not record.exists():
             distances = {}
@@ -219,8 +219,7 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
                 out = bench.out / "lr" / folder / "candidates" / f"model{model}"
                 if not bench.complete(out):
                     translate(model, out, group)
-                distance = nlf_distance(estimate_nlf([read_image(p) for p in list_images(out)]), bench.real_nlf)
-                distances[str(model)] = distance if distance == distance else None  # NaN: no bin in both
+                distances[str(model)] = real_nlf_distance(bench, [read_image(p) for p in list_images(out)])
             measured = {m: d for m, d in distances.items() if d is not None}
             if not measured:
                 raise UserError(f"{folder}: no candidate's noise-level function overlaps the real domain's in any "
@@ -230,10 +229,20 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
         return json.loads(record.read_text())["chosen"]
 
 
+def pick_record(bench, folder: str, group: int) -> Path:
+    return bench.out / "deflow" / f"{folder}_pick_group{group}.json"
+
+
 def pick_records(bench, folders: list[str]) -> dict:
     """'<folder> group <g>' -> the pick_model record of that group, for each folder's picks made so far."""
-    return {f"{folder} group {path.stem.rsplit('_group', 1)[1]}": json.loads(path.read_text())
-            for folder in folders for path in sorted((bench.out / "deflow").glob(f"{folder}_pick_group*.json"))}
+    return {f"{folder} group {group}": json.loads(record.read_text()) for folder in folders
+            for group in range(bench.budget.deflow_seeds) if (record := pick_record(bench, folder, group)).exists()}
+
+
+def real_nlf_distance(bench, images: list[torch.Tensor]) -> float | None:
+    """The NLF distance (8-bit) of `images` to the real domain's; None where no intensity bin is measured in both."""
+    distance = nlf_distance(estimate_nlf(images), bench.real_nlf)
+    return None if distance != distance else distance
 
 
 PICKING = threading.Lock()  # SR seeds of one group that start together pick once
