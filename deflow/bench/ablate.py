@@ -2,8 +2,9 @@
 
     python scripts/ablate.py --out bench                       # every registered h, the benchmark's full budget
     python scripts/ablate.py --out bench --h bicubic_noise chroma_blur_noise --quick
-        [--seeds 0 ...] [--deflow-seeds N] [--deflow-iters N] [--sr-iters N] [--dae-iters N] [--jobs 2]
-        [--threads 1] [--real PHOTO ...] [--test PHOTO ...] [--clean PHOTO ...] [--camera KEY=VALUE ...]
+        [--seeds 0 ...] [--deflow-seeds N] [--deflow-candidates C] [--deflow-iters N] [--sr-iters N]
+        [--dae-iters N] [--deflow-set KEY=VALUE ...] [--jobs 2] [--threads 1] [--real PHOTO ...] [--test PHOTO ...]
+        [--clean PHOTO ...] [--camera KEY=VALUE ...]
 
 Every arm is the benchmark's `deflow` method (benchmark.py, methods.py): DeFlow trained with
 deflow/bench/confs/deflow-bench.yml on the bicubic LR of the clean photos against the real domain, the bicubic LR
@@ -11,7 +12,10 @@ translated at heat 1.0 with the noise floor raised (translate --noise-floor --re
 on the pairs and scored on the camera's test LR. Only `network_g.h` differs between arms, and with it the
 conditioning folders of the DeFlow training (its `<s>x/` images are h's downsampling, create_dataset --h).
 The same seeds and budget for every h: the benchmark's full one by default (DeFlow 1500 iterations, SR 1300), one
-DeFlow model and SR seed 0 (--deflow-seeds, --seeds).
+DeFlow model and SR seed 0 (--deflow-seeds, --seeds). --deflow-candidates picks each model of C as the benchmark's
+option does (methods.pick_model). --deflow-set KEY=VALUE changes the DeFlow config of every arm (e.g.
+network_g.domain_filter=true); the arms and their trainings are then named after the keys (h_<name>_domain_filter),
+and the config's own h trains its own models too.
 
 --out is a benchmark folder: its runs/ layout is the benchmark's, so bicubic, oracle, the photos, the camera's
 images and, for the config's own h (bicubic_noise, noise_std 0.03: DeFlowNet's default when network_g.h is unset),
@@ -42,9 +46,9 @@ from deflow.bench import benchmark
 from deflow.bench.bench_report import fmt, summarize
 from deflow.bench.benchmark import CAMERA_SEED, Bench, Progress, check_folder, check_settings, config_hashes, shown
 from deflow.bench.h_scores import h_gap, heldout_nll, tile_count, training_seconds
-from deflow.bench.methods import METHODS, deflow_checkpoint, deflow_method, train_deflow
+from deflow.bench.methods import METHODS, deflow_checkpoint, deflow_method, deflow_models, pick_record, train_deflow
 from deflow.bench.run import machine, overrides
-from deflow.config import load_options
+from deflow.config import load_options, parse_value
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.h import build_h
 from deflow.imageio import list_images, read_image
@@ -126,29 +130,34 @@ def train_arm(bench, section: dict, folders: dict, scale: int, deflow_train, dae
     return deflow_train(bench)
 
 
-def arms(names: list[str], runs: Path, deflow_config: Path, dae_iters: int) -> dict[str, tuple]:
+def arms(names: list[str], runs: Path, deflow_config: Path, dae_iters: int, sets: dict | None = None) -> dict:
     """{"h_<name>": (Method, network_g.h section, training name)}: the benchmark's deflow method with network_g.h
     set and its conditioning folders made by that h. The config's own h keeps the benchmark's training (training
-    name "", its models deflow/it<N>*); every other h trains its own (h_<name>)."""
-    opt = load_options(deflow_config)
+    name "", its models deflow/it<N>*); every other h trains its own (h_<name>). `sets` (--deflow-set) change the
+    config of every arm, its own h's included, and name them: h_<name>_<last part of each key>[<value>]."""
+    sets = sets or {}
+    opt = load_options(deflow_config, [f"{key}={value}" for key, value in sets.items()])
     net = opt["network_g"]  # its h as DeFlowNet builds it
     noise = {} if net.get("lr_noise_std") is None else {"noise_std": net["lr_noise_std"]}
     own = net.get("h") or {**CONFIG_H, **noise}
+    suffix = "".join(f"_{key.rsplit('.', 1)[-1]}" + ("" if value is True else f"{value}")
+                     for key, value in sets.items())
     table = {}
     for name in names:
+        arm = f"h_{name}{suffix}"
         section = h_section(name, dae_checkpoint(runs, dae_iters))
-        if section == own:
-            table[f"h_{name}"] = (deflow_method(f"h_{name}", heat=HEAT, floor=FLOOR), section, "")
+        if section == own and not sets:
+            table[arm] = (deflow_method(arm, heat=HEAT, floor=FLOOR), section, "")
             continue
         folders = conditioning_folders(runs, name)
         lq = {"datasets.train.dataroot_clean_lq": folders["clean"] / f"{opt['scale']}x",
               "datasets.train.dataroot_degraded_lq": folders["real"] / f"{opt['scale']}x"}
         # the training built here, not deflow_method's: that one is shared by name across calls (methods.TRAININGS)
-        deflow_train = partial(train_deflow, training=f"h_{name}", sets={"network_g.h": section, **lq})
+        deflow_train = partial(train_deflow, training=arm, sets={**sets, "network_g.h": section, **lq})
         train = partial(train_arm, section=section, folders=folders, scale=opt["scale"], deflow_train=deflow_train,
                         dae_iters=dae_iters)
-        method = deflow_method(f"h_{name}", f"h_{name}", heat=HEAT, floor=FLOOR)
-        table[f"h_{name}"] = (replace(method, train=train), section, f"h_{name}")
+        method = deflow_method(arm, arm, heat=HEAT, floor=FLOOR)
+        table[arm] = (replace(method, train=train), section, arm)
     return table
 
 
@@ -182,16 +191,20 @@ def h_crops(bench, methods: list[str], seed: int, path: Path) -> None:
 
 
 def score_arms(bench, table: dict, scale: int, heldout: dict[str, list]) -> dict[str, dict]:
-    """Per arm: held-out NLL per domain (mean over its DeFlow models), h_gap, DeFlow training seconds (summed)."""
-    scores = {}
-    for arm, (_, section, training) in table.items():
-        checkpoints = [deflow_checkpoint(bench, model, training) for model in range(bench.budget.deflow_seeds)]
+    """Per arm: held-out NLL per domain (mean over the DeFlow models its SR seeds used: the picked ones with
+    --deflow-candidates), h_gap, DeFlow training seconds (summed over every model trained, candidates included)."""
+    budget, scores = bench.budget, {}
+    for arm, (method, section, training) in table.items():
+        used = [json.loads(pick_record(bench, method.folder(budget), group).read_text())["chosen"]
+                if budget.deflow_candidates > 1 else group for group in range(budget.deflow_seeds)]
+        checkpoints = [deflow_checkpoint(bench, model, training) for model in used]
         nll = {"clean": [], "degraded": []}
         for checkpoint in checkpoints:
             model = load_for_inference(checkpoint, expected_type="DeFlowModel")
             for label, domain in enumerate(nll):
                 nll[domain].append(heldout_nll(model, heldout[domain], label))
-        seconds = [training_seconds(c.parents[1]) for c in checkpoints]
+        seconds = [training_seconds(deflow_checkpoint(bench, model, training).parents[1])
+                   for model in range(deflow_models(budget))]
         scores[arm] = {"nll_clean": sum(nll["clean"]) / len(checkpoints),
                        "nll_degraded": sum(nll["degraded"]) / len(checkpoints),
                        "h_gap": h_gap(build_h(section, scale), heldout["clean"], heldout["degraded"]),
@@ -201,10 +214,13 @@ def score_arms(bench, table: dict, scale: int, heldout: dict[str, list]) -> dict
 
 def markdown(report: dict) -> str:
     run, s, ref = report["run"], report["settings"], report["reference"]
+    changed = "".join(f" with {key}={value}" for key, value in s["deflow_sets"].items())
+    picked = f", each picked of {s['deflow_candidates']}" if s["deflow_candidates"] > 1 else ""
     lines = ["# h ablation: the camera benchmark's DeFlow arm per domain-invariant function h", "",
              f"- date: {run['date']}", f"- machine: {run['machine']}", f"- command: `{run['command']}`",
              f"- wall time: {run['wall_seconds'] / 60:.1f} min",
-             f"- DeFlow: {s['deflow_config']}, {s['deflow_iters']} iterations, {s['deflow_seeds']} model(s), "
+             f"- DeFlow: {s['deflow_config']}{changed}, {s['deflow_iters']} iterations, {s['deflow_seeds']} model(s)"
+             f"{picked}, "
              f"translated at heat {s['heat']} with the noise floor ({s['noise_floor']}); SR: {s['sr_config']}, "
              f"{s['sr_iters']} iterations, seeds {s['seeds']}",
              f"- reference: bicubic {fmt(ref['bicubic']['psnr'], 3)} dB / {fmt(ref['bicubic']['ssim'], 4)}, oracle "
@@ -248,7 +264,8 @@ def report(bench, table: dict, results: list[dict], scores: dict, settings: dict
 
 # ---------------------------------------------------------------- the run
 
-def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters: int, command: str) -> dict:
+def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters: int, command: str,
+           sets: dict | None = None) -> dict:
     """Run the ablation of the h's `names` into bench_args.out (a benchmark folder); returns the report."""
     out = bench_args.out
     check_folder(out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
@@ -256,12 +273,14 @@ def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters:
     torch.set_num_threads(bench_args.threads)
     progress = Progress()
     scale = load_options(bench_args.deflow_config)["scale"]
-    table = arms(names, out / "runs", bench_args.deflow_config, dae_iters)
+    table = arms(names, out / "runs", bench_args.deflow_config, dae_iters, sets)
     bench_args.methods = [*REFERENCES, *table]
     bench = Bench(bench_args, budget, camera, split, progress, {**{m: METHODS[m] for m in REFERENCES},
                                                                  **{arm: entry[0] for arm, entry in table.items()}})
     progress("start", f"h ablation into {out}: {', '.join(names)}; seeds {list(budget.seeds)}, SR {budget.sr_iters} "
-             f"it, DeFlow {budget.deflow_iters} it x {budget.deflow_seeds} model(s)")
+             f"it, DeFlow {budget.deflow_iters} it x {budget.deflow_seeds} model(s)"
+             + (f" (each picked of {budget.deflow_candidates})" if budget.deflow_candidates > 1 else "")
+             + "".join(f", {key}={value}" for key, value in (sets or {}).items()))
     bench.prepare()
     clean_test = bench.degrade(Pipeline.from_name_or_file("bicubic", 2), "test", bench.out / "lr/bicubic_test", 0,
                                "bicubic LR of the test photos (held-out clean domain)")
@@ -272,7 +291,8 @@ def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters:
     h_crops(bench, list(table), budget.seeds[0], out / FIGURE)
     settings = {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
                 "deflow_config": shown(bench_args.deflow_config), "deflow_iters": budget.deflow_iters,
-                "deflow_seeds": budget.deflow_seeds, "heat": HEAT, "noise_floor": FLOOR,
+                "deflow_seeds": budget.deflow_seeds, "deflow_candidates": budget.deflow_candidates,
+                "deflow_sets": sets, "heat": HEAT, "noise_floor": FLOOR,
                 "sr_config": shown(bench_args.sr_config), "sr_iters": budget.sr_iters, "seeds": list(budget.seeds),
                 "c2st": {"patches_per_class": budget.c2st_patches, "steps": budget.c2st_steps},
                 "dae": {"config": shown(DAE_CONFIG), "iters": dae_iters, "lq": "degradations preset white_noise"},
@@ -306,7 +326,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--deflow-seeds", type=int, default=1, help="DeFlow models per h (default 1)")
     parser.add_argument("--deflow-iters", type=int, help="DeFlow iterations (default 1500, 300 with --quick)")
     parser.add_argument("--sr-iters", type=int, help="SR iterations (default 1300, 300 with --quick)")
+    parser.add_argument("--deflow-candidates", type=int, default=1,
+                        help="DeFlow models trained per model, the one picked as the benchmark's option does")
     parser.add_argument("--dae-iters", type=int, help="the dae h's autoencoder iterations (default: its config's)")
+    parser.add_argument("--deflow-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a DeFlow config change for every arm, e.g. network_g.domain_filter=true (repeatable)")
     parser.add_argument("--jobs", type=int, help="steps run side by side (default: the benchmark's)")
     parser.add_argument("--threads", type=int, help="torch threads per step (default: cores / jobs)")
     for role in ("real", "test", "clean"):
@@ -317,7 +341,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def benchmark_args(args) -> argparse.Namespace:
     """The benchmark's options for the ablation's: the same folder, budget, seeds, photos and camera."""
-    argv = ["--out", str(args.out), "--seeds", *map(str, args.seeds), "--deflow-seeds", str(args.deflow_seeds)]
+    argv = ["--out", str(args.out), "--seeds", *map(str, args.seeds), "--deflow-seeds", str(args.deflow_seeds),
+            "--deflow-candidates", str(args.deflow_candidates)]
     argv += ["--quick"] if args.quick else []
     for key in ("deflow_iters", "sr_iters", "jobs", "threads", "real", "test", "clean", "camera"):
         value = getattr(args, key)
@@ -340,6 +365,14 @@ def main(argv=None) -> dict:
         dae_iters = load_options(DAE_CONFIG)["train"]["total_iter"] if "dae" in names else 0
     elif dae_iters < 1:
         raise UserError("--dae-iters must be >= 1")
+    sets = {}
+    for assignment in args.deflow_set:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--deflow-set {assignment}: expected KEY=VALUE, e.g. network_g.domain_filter=true")
+        sets[key.strip()] = parse_value(text)
     bench_args = benchmark_args(args)
+    load_options(bench_args.deflow_config, args.deflow_set)  # a key the config does not know stops here
     split, camera, budget = check_settings(bench_args)
-    return ablate(bench_args, names, budget, split, camera, dae_iters, " ".join(["python scripts/ablate.py", *argv]))
+    return ablate(bench_args, names, budget, split, camera, dae_iters, " ".join(["python scripts/ablate.py", *argv]),
+                  sets)

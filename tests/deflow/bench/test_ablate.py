@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 import yaml
 
-from deflow.bench import ablate, benchmark
+from deflow.bench import ablate, benchmark, methods
 from deflow.bench.ablate import CONFIG_H, arms, h_names, h_section
 from deflow.bench.benchmark import CONFIGS, Budget, check_settings, parse_args
 from deflow.bench.methods import METHODS
 from deflow.config import load_options
 from deflow.flow.h import BicubicNoise, build_h, conditioning_image
 from deflow.imageio import read_image, write_image
+from deflow.models.loading import load_for_inference
 from deflow.tools.sample_photos import photo
 from tests.conftest import call_main
 
@@ -63,6 +64,25 @@ def test_every_arm_is_the_benchmark_deflow_with_only_network_g_h_and_its_conditi
         assert section["type"] == arm.removeprefix("h_") and training == arm
         if section["type"] != "dae":  # its weights are trained by the run
             build_h(section, 4)
+
+
+def test_deflow_sets_change_every_arm_the_configs_own_h_included_and_name_them(tmp_path):
+    sets = {"network_g.domain_filter": True, "train.optim_g.lr": 0.001}
+    table = arms(["bicubic_noise", "chroma_blur_noise"], tmp_path / "runs", CONFIGS["deflow"], 1, sets)
+    assert list(table) == ["h_bicubic_noise_domain_filter_lr0.001", "h_chroma_blur_noise_domain_filter_lr0.001"]
+    for arm, (method, section, training) in table.items():
+        assert training == arm and method.train is not METHODS["deflow"].train  # the own h trains its own models
+        given = method.train.keywords["deflow_train"].keywords["sets"]
+        assert {k: given[k] for k in sets} == sets and given["network_g.h"] == section
+        assert str(given["datasets.train.dataroot_clean_lq"]).startswith(str(tmp_path / "runs/deflow/data"))
+
+
+def test_a_bad_deflow_set_is_a_one_line_user_error(tmp_path):
+    for assignment, message in (("network_g.domain_filter", "--deflow-set network_g.domain_filter: expected "
+                                 "KEY=VALUE"), ("network_g.nosuch=1", "nosuch")):
+        code, _, err = call_main(ablate.main, "--out", tmp_path, "--h", "bicubic_noise", "--deflow-set", assignment)
+        assert code == 2 and err.strip().count("\n") == 0 and message in err, err
+    assert not (tmp_path / "runs").exists()
 
 
 def write_photos(folder) -> dict[str, list[str]]:
@@ -138,3 +158,36 @@ def test_a_tiny_ablation_writes_one_row_per_h_and_a_rerun_reuses_every_step(tmp_
     assert all(sum(line.startswith("$ ") for line in log.read_text().splitlines()) == 1 for log in logs)
     again = json.loads((out / "h_ablation.json").read_text())
     assert again["rows"] == report["rows"] and again["reference"] == report["reference"]
+
+
+def test_with_candidates_and_a_set_each_model_trains_with_it_and_the_scores_use_the_picked_ones(tmp_path, monkeypatch):
+    monkeypatch.setitem(benchmark.BUDGETS, "quick", Budget(300, 300, (0,), 48, 3))
+    monkeypatch.setattr(benchmark, "run", in_process)
+    loaded = []
+
+    def load(path, **kwargs):
+        loaded.append(Path(path))
+        return load_for_inference(path, **kwargs)
+
+    monkeypatch.setattr(ablate, "load_for_inference", load)
+    distances = iter([2.0, 1.0])  # candidate 1 nearer the real domain: the scores must not take model 0 by default
+    monkeypatch.setattr(methods, "real_nlf_distance", lambda bench, images: next(distances))
+    photos = write_photos(tmp_path / "photos")
+    out = tmp_path / "bench"
+    code, stdout, err = call_main(ablate.main, "--out", out, "--h", "bicubic_noise", "--quick", "--deflow-iters", "3",
+                                  "--sr-iters", "2", "--deflow-candidates", "2", "--deflow-set",
+                                  "network_g.domain_filter=true", "--jobs", "1", "--threads", "1",
+                                  *(arg for role, files in photos.items() for arg in (f"--{role}", *files)))
+    assert code == 0, stdout[-3000:] + err[-3000:]
+    report = json.loads((out / "h_ablation.json").read_text())
+    assert [row["h"] for row in report["rows"]] == ["bicubic_noise_domain_filter"]
+    assert report["settings"]["deflow_sets"] == {"network_g.domain_filter": True}
+    runs = out / "runs/deflow"
+    names = ["h_bicubic_noise_domain_filter_it3", "h_bicubic_noise_domain_filter_it3_seed1"]
+    assert not (runs / "it3").exists()  # the config's own h did not reuse the benchmark's models
+    for name in names:
+        assert yaml.safe_load((runs / name / "options.yml").read_text())["network_g"]["domain_filter"] is True
+    record = json.loads((runs / "h_bicubic_noise_domain_filter_it3_pick2_floor_pick_group0.json").read_text())
+    assert record == {"nlf_distance_8bit": {"0": 2.0, "1": 1.0}, "chosen": 1}
+    assert loaded == [runs / names[1] / "checkpoints/iter_00000003.pth"]
+    assert "each picked of 2" in (out / "h_ablation.md").read_text()
