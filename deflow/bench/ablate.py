@@ -292,7 +292,7 @@ def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters:
     settings = {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
                 "deflow_config": shown(bench_args.deflow_config), "deflow_iters": budget.deflow_iters,
                 "deflow_seeds": budget.deflow_seeds, "deflow_candidates": budget.deflow_candidates,
-                "deflow_sets": sets, "heat": HEAT, "noise_floor": FLOOR,
+                "deflow_sets": sets or {}, "heat": HEAT, "noise_floor": FLOOR,
                 "sr_config": shown(bench_args.sr_config), "sr_iters": budget.sr_iters, "seeds": list(budget.seeds),
                 "c2st": {"patches_per_class": budget.c2st_patches, "steps": budget.c2st_steps},
                 "dae": {"config": shown(DAE_CONFIG), "iters": dae_iters, "lq": "degradations preset white_noise"},
