@@ -72,19 +72,25 @@ def load_yaml_with_includes(path: Path, _seen: tuple = ()) -> dict:
     return deep_merge(merged, data)
 
 
-def apply_override(opt: dict, assignment: str, flag: str = "--set", example: str = "train.total_iter=100") -> None:
-    """Apply one `--set a.b.c=value` (`flag` and `example` name the option in errors); creates missing sections."""
+def parse_assignment(assignment: str, flag: str = "--set", example: str = "train.total_iter=100") -> tuple[str, object]:
+    """`a.b.c=value` -> ("a.b.c", the value typed as YAML); `flag` and `example` name the option in errors."""
     dotted, sep, text = assignment.partition("=")
     if not sep or not dotted.strip():
         raise UserError(f"{flag} {assignment}: expected KEY=VALUE, e.g. {example}")
-    *parents, leaf = dotted.strip().split(".")
+    return dotted.strip(), parse_value(text)
+
+
+def apply_override(opt: dict, assignment: str, flag: str = "--set", example: str = "train.total_iter=100") -> None:
+    """Apply one `--set a.b.c=value` (`flag` and `example` name the option in errors); creates missing sections."""
+    dotted, value = parse_assignment(assignment, flag, example)
+    *parents, leaf = dotted.split(".")
     node = opt
     for i, part in enumerate(parents):
         child = node.setdefault(part, {})
         if not isinstance(child, dict):
             raise UserError(f"{flag} {dotted}: {'.'.join(parents[:i + 1])} is a value, not a section")
         node = child
-    node[leaf] = parse_value(text)
+    node[leaf] = value
 
 
 # ---------------------------------------------------------------- the option tree

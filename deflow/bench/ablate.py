@@ -46,9 +46,9 @@ from deflow.bench import benchmark
 from deflow.bench.bench_report import fmt, summarize
 from deflow.bench.benchmark import CAMERA_SEED, Bench, Progress, check_folder, check_settings, config_hashes, shown
 from deflow.bench.h_scores import h_gap, heldout_nll, tile_count, training_seconds
-from deflow.bench.methods import METHODS, deflow_checkpoint, deflow_method, deflow_models, pick_record, train_deflow
+from deflow.bench.methods import METHODS, deflow_checkpoint, deflow_method, deflow_models, picked_model, train_deflow
 from deflow.bench.run import machine, overrides
-from deflow.config import load_options, parse_value
+from deflow.config import load_options, parse_assignment
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.flow.h import build_h
 from deflow.imageio import list_images, read_image
@@ -195,9 +195,8 @@ def score_arms(bench, table: dict, scale: int, heldout: dict[str, list]) -> dict
     --deflow-candidates), h_gap, DeFlow training seconds (summed over every model trained, candidates included)."""
     budget, scores = bench.budget, {}
     for arm, (method, section, training) in table.items():
-        used = [json.loads(pick_record(bench, method.folder(budget), group).read_text())["chosen"]
-                if budget.deflow_candidates > 1 else group for group in range(budget.deflow_seeds)]
-        checkpoints = [deflow_checkpoint(bench, model, training) for model in used]
+        checkpoints = [deflow_checkpoint(bench, picked_model(bench, method.folder(budget), group), training)
+                       for group in range(budget.deflow_seeds)]
         nll = {"clean": [], "degraded": []}
         for checkpoint in checkpoints:
             model = load_for_inference(checkpoint, expected_type="DeFlowModel")
@@ -268,12 +267,12 @@ def ablate(bench_args, names: list[str], budget, split: dict, camera, dae_iters:
            sets: dict | None = None) -> dict:
     """Run the ablation of the h's `names` into bench_args.out (a benchmark folder); returns the report."""
     out = bench_args.out
+    table = arms(names, out / "runs", bench_args.deflow_config, dae_iters, sets)  # a bad --deflow-set stops here
     check_folder(out / "runs", {"split": split, "camera": camera.params.as_dict(), "camera_seed": CAMERA_SEED,
                                 "config_sha1": config_hashes(bench_args)})
     torch.set_num_threads(bench_args.threads)
     progress = Progress()
     scale = load_options(bench_args.deflow_config)["scale"]
-    table = arms(names, out / "runs", bench_args.deflow_config, dae_iters, sets)
     bench_args.methods = [*REFERENCES, *table]
     bench = Bench(bench_args, budget, camera, split, progress, {**{m: METHODS[m] for m in REFERENCES},
                                                                  **{arm: entry[0] for arm, entry in table.items()}})
@@ -365,14 +364,8 @@ def main(argv=None) -> dict:
         dae_iters = load_options(DAE_CONFIG)["train"]["total_iter"] if "dae" in names else 0
     elif dae_iters < 1:
         raise UserError("--dae-iters must be >= 1")
-    sets = {}
-    for assignment in args.deflow_set:
-        key, sep, text = assignment.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--deflow-set {assignment}: expected KEY=VALUE, e.g. network_g.domain_filter=true")
-        sets[key.strip()] = parse_value(text)
+    sets = dict(parse_assignment(a, "--deflow-set", "network_g.domain_filter=true") for a in args.deflow_set)
     bench_args = benchmark_args(args)
-    load_options(bench_args.deflow_config, args.deflow_set)  # a key the config does not know stops here
     split, camera, budget = check_settings(bench_args)
     return ablate(bench_args, names, budget, split, camera, dae_iters, " ".join(["python scripts/ablate.py", *argv]),
                   sets)

@@ -226,7 +226,14 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
                                 "intensity bin; the models cannot be ranked (use --deflow-candidates 1)")
             text = json.dumps({"nlf_distance_8bit": distances, "chosen": int(min(measured, key=measured.get))})
             write_atomic(record, lambda f: f.write(text.encode()))
-        return json.loads(record.read_text())["chosen"]
+    return picked_model(bench, folder, group)
+
+
+def picked_model(bench, folder: str, group: int) -> int:
+    """The model pick_model chose for `group` (its record); `group` itself without candidates."""
+    if bench.budget.deflow_candidates == 1:
+        return group
+    return json.loads(pick_record(bench, folder, group).read_text())["chosen"]
 
 
 def pick_record(bench, folder: str, group: int) -> Path:
