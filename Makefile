@@ -10,6 +10,8 @@ REAL_PHOTOS := hubble_deep_field motorcycle_left retina
 TEST_PHOTOS := chelsea motorcycle_right
 DEFLOW_ITERS ?= 800
 SR_ITERS ?= 600
+# network_g.h of confs/cpu/deflow-tiny.yml: the h its conditioning images are made with
+DEFLOW_H := chroma_blur_noise
 DEFLOW_CKPT := $(DEMO)/experiments/deflow/checkpoints/iter_$(shell printf %08d $(DEFLOW_ITERS)).pth
 SR_CKPT := $(DEMO)/experiments/sr/checkpoints/iter_$(shell printf %08d $(SR_ITERS)).pth
 
@@ -39,8 +41,9 @@ $(DATA)/.done: $(DEMO)/photos/.done confs/cpu/demo-camera.yaml
 	$(PY) scripts/degrade.py --pipeline confs/cpu/demo-camera.yaml --input $(DEMO)/photos/real --out $(DEMO)/photos/real_lr --scale 2 --seed 1
 	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/test -target $(DATA)/test -scales 1 2
 	$(PY) scripts/degrade.py --pipeline confs/cpu/demo-camera.yaml --input $(DATA)/test/1x --out $(DATA)/test/real_lr --scale 2 --seed 2
-	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/clean -target $(DATA)/clean -scales 1 2 8
-	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/real_lr -target $(DATA)/real -scales 1 4
+	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/clean -target $(DATA)/clean -scales 1 2 -multiple 8
+	$(PY) scripts/create_dataset.py -source $(DATA)/clean/2x -target $(DATA)/clean/h -scales 4 --h $(DEFLOW_H)
+	$(PY) scripts/create_dataset.py -source $(DEMO)/photos/real_lr -target $(DATA)/real -scales 1 4 --h $(DEFLOW_H)
 	touch $@
 
 $(DEFLOW_CKPT): $(DATA)/.done

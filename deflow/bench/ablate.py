@@ -18,11 +18,11 @@ network_g.domain_filter=true); the arms and their trainings are then named after
 and the config's own h trains its own models too.
 
 --out is a benchmark folder: its runs/ layout is the benchmark's, so bicubic, oracle, the photos, the camera's
-images and, for the config's own h (bicubic_noise, noise_std 0.03: DeFlowNet's default when network_g.h is unset),
-the benchmark's DeFlow model 0 are reused where a benchmark made them with the same settings. `dae` first trains
-its denoising autoencoder (confs/cpu/dae-h.yml at scale 1 through the trainer, --dae-iters) on the bicubic LR of
-the clean photos and the real LR, each with white noise as its LQ (degradations preset white_noise), into
-runs/dae/, reused once its final checkpoint exists.
+images and, for the config's own h (the packaged config's chroma_blur_noise; bicubic_noise, noise_std 0.03 where
+network_g.h is unset), the benchmark's DeFlow models are reused where a benchmark made them with the same settings.
+`dae` first trains its denoising autoencoder (confs/cpu/dae-h.yml at scale 1 through the trainer, --dae-iters) on
+the bicubic LR of the clean photos and the real LR, each with white noise as its LQ (degradations preset
+white_noise), into runs/dae/, reused once its final checkpoint exists.
 
 Writes OUT/h_ablation.json, OUT/h_ablation.md and OUT/figures/h_crops.png: per h, SR PSNR / SSIM, gap closed
 against the same run's bicubic and oracle, AKLD and NLF distance of the translated LR (the benchmark's columns),
@@ -54,7 +54,6 @@ from deflow.flow.h import build_h
 from deflow.imageio import list_images, read_image
 from deflow.models.loading import load_for_inference
 from deflow.registry import H_FUNCTIONS
-from deflow.tools.create_dataset import build
 from deflow.tools.sample_photos import source_name
 from degradations.cli import degrade_folder
 from degradations.pipeline import Pipeline
@@ -115,31 +114,24 @@ def train_dae(bench, iters: int) -> None:
                                                     "--resume", "auto", *overrides(options)], f"dae_it{iters}")
 
 
-def conditioning_folders(runs: Path, name: str) -> dict[str, Path]:
-    """Where the h ablation writes h `name`'s conditioning images of each DeFlow domain."""
-    return {domain: runs / "deflow/data" / f"h_{name}" / domain for domain in ("clean", "real")}
-
-
-def train_arm(bench, section: dict, folders: dict, scale: int, deflow_train, dae_iters: int) -> list:
-    """An h's DeFlow training: the DAE first for dae, h's conditioning folders, then the benchmark's training's jobs
-    (one per model)."""
+def train_arm(bench, section: dict, deflow_train, dae_iters: int) -> list:
+    """An h's DeFlow training: the DAE first for dae, then the benchmark's training's jobs (one per model; they make
+    h's conditioning folders)."""
     if section["type"] == "dae":
         train_dae(bench, dae_iters)
-    for domain, source in (("clean", bench.bicubic_lr), ("real", bench.real_lr)):
-        build(source, folders[domain], [scale], log=lambda line: None, h=section)
     return deflow_train(bench)
 
 
 def arms(names: list[str], runs: Path, deflow_config: Path, dae_iters: int, sets: dict | None = None) -> dict:
     """{"h_<name>": (Method, network_g.h section, training name)}: the benchmark's deflow method with network_g.h
-    set and its conditioning folders made by that h. The config's own h keeps the benchmark's training (training
-    name "", its models deflow/it<N>*); every other h trains its own (h_<name>). `sets` (--deflow-set) change the
-    config of every arm, its own h's included, and name them: h_<name>_<last part of each key>[<value>]."""
+    set. The config's own h keeps the benchmark's training (training name "", its models deflow/it<N>*); every
+    other h trains its own (h_<name>). `sets` (--deflow-set) change the config of every arm, its own h's included,
+    and name them: h_<name>_<last part of each key>[<value>]."""
     sets = sets or {}
-    opt = load_options(deflow_config, [f"{key}={value}" for key, value in sets.items()])
-    net = opt["network_g"]  # its h as DeFlowNet builds it
+    net = load_options(deflow_config, [f"{key}={value}" for key, value in sets.items()])["network_g"]
     noise = {} if net.get("lr_noise_std") is None else {"noise_std": net["lr_noise_std"]}
-    own = net.get("h") or {**CONFIG_H, **noise}
+    own = net.get("h") or {**CONFIG_H, **noise}  # its h as DeFlowNet builds it
+    own = {**h_section(own["type"], dae_checkpoint(runs, dae_iters)), **own}
     suffix = "".join(f"_{key.rsplit('.', 1)[-1]}" + ("" if value is True else f"{value}")
                      for key, value in sets.items())
     table = {}
@@ -149,13 +141,9 @@ def arms(names: list[str], runs: Path, deflow_config: Path, dae_iters: int, sets
         if section == own and not sets:
             table[arm] = (deflow_method(arm, heat=HEAT, floor=FLOOR), section, "")
             continue
-        folders = conditioning_folders(runs, name)
-        lq = {"datasets.train.dataroot_clean_lq": folders["clean"] / f"{opt['scale']}x",
-              "datasets.train.dataroot_degraded_lq": folders["real"] / f"{opt['scale']}x"}
         # the training built here, not deflow_method's: that one is shared by name across calls (methods.TRAININGS)
-        deflow_train = partial(train_deflow, training=arm, sets={**sets, "network_g.h": section, **lq})
-        train = partial(train_arm, section=section, folders=folders, scale=opt["scale"], deflow_train=deflow_train,
-                        dae_iters=dae_iters)
+        deflow_train = partial(train_deflow, training=arm, sets={**sets, "network_g.h": section})
+        train = partial(train_arm, section=section, deflow_train=deflow_train, dae_iters=dae_iters)
         method = deflow_method(arm, arm, heat=HEAT, floor=FLOOR)
         table[arm] = (replace(method, train=train), section, arm)
     return table
@@ -195,8 +183,9 @@ def score_arms(bench, table: dict, scale: int, heldout: dict[str, list]) -> dict
     --deflow-candidates), h_gap, DeFlow training seconds (summed over every model trained, candidates included)."""
     budget, scores = bench.budget, {}
     for arm, (method, section, training) in table.items():
-        checkpoints = [deflow_checkpoint(bench, picked_model(bench, method.folder(budget), group), training)
-                       for group in range(budget.deflow_seeds)]
+        models = [picked_model(bench, method.folder(budget), group, budget.deflow_candidates)
+                  for group in range(budget.deflow_seeds)]
+        checkpoints = [deflow_checkpoint(bench, model, training) for model in models]
         nll = {"clean": [], "degraded": []}
         for checkpoint in checkpoints:
             model = load_for_inference(checkpoint, expected_type="DeFlowModel")

@@ -94,12 +94,12 @@ def markdown(report: dict) -> str:
              *table(summary, [m for m in summary if m not in ablation], s.get("detail_kept_camera"))]
     arms = [m for m in summary if m in ablation]
     if arms:
-        lines += ["", "## DeFlow ablation", "", "deflow_plain is DeFlow as the paper has it (one shift per level, "
-                  "split priors shared by both domains, heat 1); each arm below it adds one of deflow's switches "
-                  "alone; deflow is the chosen combination (--deflow-config, --deflow-heat, --noise-floor), and the "
-                  "arms after deflow_noise_floor change one thing of it (methods.py): its models translated with the "
-                  "scaled floor or --keep-colour, or its config with latent_scale or domain_filter; "
-                  "deflow_switches_heat_auto is the combination chosen before the noise floor.", "",
+        lines += ["", "## DeFlow ablation", "", "deflow_plain is DeFlow as the paper has it (its h bicubic_noise, one "
+                  "shift per level, split priors shared by both domains, no domain filter, heat 1), its models not "
+                  "picked; each arm below it adds one of deflow's switches alone; deflow is the chosen combination "
+                  "(--deflow-config, --deflow-heat, --noise-floor, --deflow-candidates), and the arms after "
+                  "deflow_noise_floor change one thing of it (methods.py): its first models without the pick, its "
+                  "models translated with the scaled floor or --keep-colour, or its config with latent_scale.", "",
                   *table(summary, [m for m in ("deflow", *arms) if m in summary], s.get("detail_kept_camera"))]
     gap = report["oracle_minus_bicubic_psnr"]
     if gap is not None:

@@ -1,8 +1,8 @@
 """The camera benchmark: does a learned degradation train a better x2 SR model than hand-made ones?
 
     python scripts/benchmark.py --quick      # one seed, short trainings: about 10 minutes on 2 cores
-    python scripts/benchmark.py              # three seeds, full trainings: about 60 minutes on 2 cores (estimated)
-    python scripts/benchmark.py --ablation   # and DeFlow's ablation: 92 minutes measured (2026-12-01)
+    python scripts/benchmark.py              # three seeds, full trainings: 49 minutes on 2 cores (2026-12-04)
+    python scripts/benchmark.py --ablation   # and DeFlow's ablation: about 2.6 hours (estimated)
         [--out DIR] [--real NAME ...] [--test NAME ...] [--clean NAME ...] [--camera KEY=VALUE ...]
         [--methods ...] [--ablation] [--seeds ...] [--sr-iters N] [--deflow-iters N] [--deflow-seeds N]
         [--deflow-candidates N] [--deflow-heat H|auto]
@@ -14,8 +14,10 @@ names by default; image files or folders of your own): `real`, whose camera LR i
 domain; `test`, whose camera LR images and originals are the scored pairs (originals only for scoring); `clean`, the
 HR images of the SR training pairs. Each method of `methods.METHODS` (bicubic, white_noise, pg_fit, realesrgan,
 deflow, oracle, dasr) makes the LR images of those pairs its own way; DeFlow trains on --deflow-config (default: the
-packaged confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) and translates with --deflow-heat and
---noise-floor; --ablation adds the paper's DeFlow and each of deflow's switches alone (methods.py). One SR network,
+packaged confs/deflow-bench.yml, the options of confs/cpu/deflow-tiny.yml) with conditioning images made by its
+network_g.h, each model picked of --deflow-candidates, and translates with --deflow-heat and --noise-floor;
+--ablation adds the paper's DeFlow, each of deflow's switches alone on it and deflow with one thing changed
+(methods.py). One SR network,
 schedule and seed for all (--sr-config, default: the packaged confs/sr-bench-x2.yml); PSNR / SSIM under rwsr_rgb
 (LPIPS where its weights are on the machine); gap closed = (method - bicubic) / (oracle - bicubic), per seed. Realism: a
 classifier two-sample test (metrics/realism/c2st.py) of each method's LR against (a) the camera's LR of the same clean
@@ -83,7 +85,8 @@ class Budget:
     deflow_candidates: int = 1
 
 
-BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150), "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2)}
+BUDGETS = {"quick": Budget(300, 300, (0,), 512, 150),
+           "full": Budget(1500, 1300, (0, 1, 2), 1024, 200, deflow_seeds=2, deflow_candidates=2)}
 
 
 KEPT_RINGS = slice(5, 10)  # detail_transfer's rings of 0.25-0.5 cycles/px (10 rings)
@@ -318,7 +321,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--deflow-seeds", type=int, help="DeFlow models trained (default 1 quick, 2 full)")
     parser.add_argument("--deflow-candidates", type=int, help="DeFlow models trained per --deflow-seeds model, "
                         "the one kept picked by the unpaired noise-level-function distance to the real domain "
-                        "(default 1: no pick)")
+                        "(default 1 quick, 2 full)")
     parser.add_argument("--deflow-heat", default=DEFAULT_HEAT, help="translate's --heat for the deflow method (which "
                         "also raises the noise floor, translate --noise-floor): a number, or 'auto' (the heat whose "
                         f"noise-level function matches the real domain's); default {DEFAULT_HEAT}")

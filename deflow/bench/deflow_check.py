@@ -21,6 +21,7 @@ import torch
 
 from deflow.bench.benchmark import CONFIGS
 from deflow.bench.run import run
+from deflow.config import load_options
 from deflow.errors import user_errors_exit_2
 from deflow.imageio import list_images, write_image
 from deflow.tools.create_dataset import build
@@ -62,12 +63,16 @@ def main(argv=None):
     for i, name in enumerate(DEGRADED):
         half = imresize(photo(name)[None], scale=0.5).clamp(0, 1)
         write_image(out / "photos" / "degraded" / f"{name}.png", known_degradation(half, args.blur, args.noise, i)[0])
-    for folder, scales in (("clean", [2, 8]), ("degraded", [1, 4]), ("held_out", [2])):
-        build(out / "photos" / folder, out / "data" / folder, scales)
-    data = out / "data"
-    sets = [f"datasets.train.dataroot_clean_gt={data}/clean/2x", f"datasets.train.dataroot_clean_lq={data}/clean/8x",
+    data, options = out / "data", load_options(args.config)
+    h, scale = options["network_g"].get("h"), options["scale"]  # the conditioning: the config's h at its scale
+    build(out / "photos/clean", data / "clean", [2], multiple=2 * scale)  # clean/2x divides by the scale
+    build(out / "photos/held_out", data / "held_out", [2])
+    build(data / "clean/2x", data / "clean/h", [scale], h=h)
+    build(out / "photos/degraded", data / "degraded", [1, scale], h=h)
+    sets = [f"datasets.train.dataroot_clean_gt={data}/clean/2x",
+            f"datasets.train.dataroot_clean_lq={data}/clean/h/{scale}x",
             f"datasets.train.dataroot_degraded_gt={data}/degraded/1x",
-            f"datasets.train.dataroot_degraded_lq={data}/degraded/4x",
+            f"datasets.train.dataroot_degraded_lq={data}/degraded/{scale}x",
             f"train.total_iter={args.iters}", f"path.experiments_root={out}/experiment"]
     reused = (out / "experiment/checkpoints" / f"iter_{args.iters:08d}.pth").exists()
     train_start = time.time()

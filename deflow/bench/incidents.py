@@ -188,7 +188,8 @@ def deflow_options(work: Path, name: str, sets: list[str]) -> dict:
                 if domain == "degraded":
                     img = known_degradation(img[None], 0.0, DEGRADED_NOISE_8BIT, seed=i)[0]
                 write_image(data / "photos" / domain / f"{crop_name}.png", img)
-            build(data / "photos" / domain, data / domain, [1, 4], log=lambda *_: None)
+            build(data / "photos" / domain, data / domain, [1, 4], log=lambda *_: None,
+                  h=load_options(CONFIGS["deflow"])["network_g"].get("h"))
     roots = [f"datasets.train.dataroot_{d}_{k}={data / d / s}" for d in ("clean", "degraded")
              for k, s in (("gt", "1x"), ("lq", "4x"))]
     return load_options(CONFIGS["deflow"], [*roots, "num_gpu=0", "datasets.train.gt_size=32",

@@ -6,21 +6,26 @@
                  the unpaired noise-level-function estimator (metrics/realism/nlf.py)
     realesrgan   the blind random pipeline (degradations preset realesrgan)
     deflow       the bicubic LR translated by DeFlow (--deflow-config) trained on the bicubic LR of the clean photos
-                 (clean domain) against the real domain, its noise floor raised to the real domain's noise-level
-                 function (translate --noise-floor)
+                 (clean domain) against the real domain, its conditioning made with the config's network_g.h,
+                 each model the one of --deflow-candidates nearest the real noise-level function (pick_model), its
+                 noise floor raised to the real domain's noise-level function (translate --noise-floor)
     oracle       the true camera
     dasr         no pairs: DASR (sr/dasr) trained blind on the clean photos under random degradations
                  (deflow/bench/confs/dasr-bench-x2.yml: anisotropic blur and noise, DASR's general setting at x2),
                  scored on the camera's test LR like the others; its LR folder (for the realism columns) is one draw
                  of those degradations
 
-and DeFlow's ablation (--ablation): deflow_plain (the paper's DeFlow: no content shift, shared split priors, heat
-1), then each switch alone: deflow_content_shift, deflow_split_prior, deflow_heat_auto (translate --heat auto),
-deflow_noise_floor (translate --noise-floor); and deflow_switches_heat_auto, both flow switches at heat auto without
-the floor (the default until the floor).
+and DeFlow's ablation (--ablation), without the model pick unless named: deflow_plain (the paper's DeFlow: its h
+bicubic_noise, no content shift, shared split priors, no domain filter, heat 1, no noise floor), then each of
+deflow's switches alone on it: deflow_content_shift, deflow_split_prior, deflow_domain_filter, deflow_config_h
+(--deflow-config's h), deflow_heat_auto (translate --heat auto), deflow_noise_floor (translate --noise-floor); then
+deflow with one thing changed: deflow_no_pick (models 0 .. deflow_seeds - 1 of deflow's, no pick),
+deflow_scaled_floor (translate --noise-floor scaled) and deflow_keep_colour (translate --keep-colour 4), both picked,
+and deflow_latent_scale (network_g.latent_scale, against deflow_no_pick).
 
 A new method is one entry of METHODS. Each function takes the `Bench` (benchmark.py) that runs it.
 """
+import hashlib
 import json
 import statistics
 import threading
@@ -163,7 +168,14 @@ def pg_fit_lr(bench, seed: int, folder: Path) -> Path:
 # ---------------------------------------------------------------- deflow
 
 DEFAULT_HEAT = "1.0"  # --deflow-heat's default
-PLAIN = {"network_g.content_shift": False, "network_g.domain_split_prior": False}  # DeFlow as the paper has it
+PAPER_H = {"type": "bicubic_noise", "noise_std": 0.03}  # DeFlow's h: bicubic down + noise (its LR_noise_std)
+PLAIN = {"network_g.content_shift": False, "network_g.domain_split_prior": False, "network_g.domain_filter": False,
+         "network_g.h": PAPER_H}  # DeFlow as the paper has it
+# deflow's training switches, each alone on the paper's DeFlow (config_h: --deflow-config's h)
+SWITCHES = {"content_shift": {**PLAIN, "network_g.content_shift": True},
+            "split_prior": {**PLAIN, "network_g.domain_split_prior": True},
+            "domain_filter": {**PLAIN, "network_g.domain_filter": True},
+            "config_h": {k: v for k, v in PLAIN.items() if k != "network_g.h"}}
 
 
 def deflow_checkpoint(bench, model: int, training: str = "") -> Path:
@@ -174,17 +186,22 @@ def deflow_checkpoint(bench, model: int, training: str = "") -> Path:
     return bench.out / "deflow" / name / "checkpoints" / f"iter_{iters:08d}.pth"
 
 
-def train_deflow(bench, training: str = "", sets: dict | None = None) -> list[Callable[[], None]]:
-    """The trainings of `training`'s models not yet finished, one job each (deflow_models of the budget)."""
-    iters = bench.budget.deflow_iters
-    data = bench.out / "deflow/data"
-    build(bench.bicubic_lr, data / "clean", [1, 4], log=lambda line: None)
-    build(bench.real_lr, data / "real", [1, 4], log=lambda line: None)
-    folders = {"clean_gt": data / "clean/1x", "clean_lq": data / "clean/4x", "degraded_gt": data / "real/1x",
-               "degraded_lq": data / "real/4x"}
-    seed = load_options(bench.configs["deflow"])["manual_seed"]
+def train_deflow(bench, training: str = "", sets: dict | None = None, pick: bool = True) -> list[Callable[[], None]]:
+    """The trainings of `training`'s models not yet finished, one job each (deflow_models; `pick`: its methods pick
+    among candidates). Their conditioning images are made with the training's network_g.h (`sets`, else
+    --deflow-config's)."""
+    iters, sets = bench.budget.deflow_iters, sets or {}
+    config = load_options(bench.configs["deflow"])
+    h, scale = sets.get("network_g.h", config["network_g"].get("h")), config["scale"]
+    data = bench.out / "deflow/data" / conditioning_name(h)
+    with BUILDING:  # trainings with the same h, started side by side, share the folders
+        for domain, source in (("clean", bench.bicubic_lr), ("real", bench.real_lr)):
+            build(source, data / domain, [1, scale], log=lambda line: None, h=h)
+    folders = {"clean_gt": data / "clean/1x", "clean_lq": data / f"clean/{scale}x", "degraded_gt": data / "real/1x",
+               "degraded_lq": data / f"real/{scale}x"}
+    seed = config["manual_seed"]
     jobs = []
-    for model in range(deflow_models(bench.budget)):
+    for model in range(deflow_models(bench.budget, pick)):
         checkpoint = deflow_checkpoint(bench, model, training)
         if checkpoint.exists():
             bench.progress("deflow training", f"reusing {checkpoint}")
@@ -192,23 +209,34 @@ def train_deflow(bench, training: str = "", sets: dict | None = None) -> list[Ca
         options = {**{f"datasets.train.dataroot_{k}": v for k, v in folders.items()}, "train.total_iter": iters,
                    "train.scheduler.milestones": [iters * 2 // 3, iters * 13 // 15], "manual_seed": seed + model,
                    "train.warmup_iter": min(50, iters // 10), "logger.save_checkpoint_freq": max(100, iters // 3),
-                   "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1], **(sets or {})}
+                   "logger.use_tb_logger": False, "path.experiments_root": checkpoint.parents[1], **sets}
         jobs.append(partial(bench.run_logged, f"deflow training {training or 'deflow'} {model} ({iters} it)", [
             bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto",
             *overrides(options)], f"deflow_{checkpoint.parents[1].name}"))
     return jobs
 
 
-def deflow_models(budget) -> int:
-    return budget.deflow_seeds * budget.deflow_candidates
+BUILDING = threading.Lock()
 
 
-def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, int], None]) -> int:
+def conditioning_name(h: dict | None) -> str:
+    """The folder of the conditioning images made with network_g.h `h` (None: DeFlowNet's default h)."""
+    if h is None:
+        return "h_default"
+    return f"h_{h['type']}_" + hashlib.sha1(json.dumps(h, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def deflow_models(budget, pick: bool = True) -> int:
+    """The DeFlow models a training makes: deflow_seeds, times deflow_candidates where its methods pick."""
+    return budget.deflow_seeds * (budget.deflow_candidates if pick else 1)
+
+
+def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, int], None], count: int) -> int:
     """The model SR seeds s with s % deflow_seeds == `group` use: of the candidates group + deflow_seeds * j (j <
-    deflow_candidates), the one whose translation of the clean photos' bicubic LR (`translate(model, out, seed)`,
+    `count`), the one whose translation of the clean photos' bicubic LR (`translate(model, out, seed)`,
     seed `group`) has the noise-level function nearest the real domain's. Unpaired, so a user can do the same: it
     needs the real LR and the clean images, no pair of them. The distances go to the record pick_records reads."""
-    n, count = bench.budget.deflow_seeds, bench.budget.deflow_candidates
+    n = bench.budget.deflow_seeds
     if count == 1:
         return group
     record = pick_record(bench, folder, group)
@@ -226,12 +254,12 @@ def pick_model(bench, group: int, folder: str, translate: Callable[[int, Path, i
                                 "intensity bin; the models cannot be ranked (use --deflow-candidates 1)")
             text = json.dumps({"nlf_distance_8bit": distances, "chosen": int(min(measured, key=measured.get))})
             write_atomic(record, lambda f: f.write(text.encode()))
-    return picked_model(bench, folder, group)
+    return picked_model(bench, folder, group, count)
 
 
-def picked_model(bench, folder: str, group: int) -> int:
-    """The model pick_model chose for `group` (its record); `group` itself without candidates."""
-    if bench.budget.deflow_candidates == 1:
+def picked_model(bench, folder: str, group: int, count: int) -> int:
+    """The model pick_model chose for `group` of `count` candidates (its record); `group` itself for one."""
+    if count == 1:
         return group
     return json.loads(pick_record(bench, folder, group).read_text())["chosen"]
 
@@ -256,17 +284,22 @@ PICKING = threading.Lock()  # SR seeds of one group that start together pick onc
 
 
 def deflow_method(name: str, training: str = "", sets: dict | None = None, heat: str | None = None,
-                  floor: str | None = None, keep_colour: float | None = None, ablation: bool = False) -> Method:
+                  floor: str | None = None, keep_colour: float | None = None, pick: bool = True,
+                  ablation: bool = False) -> Method:
     """DeFlow trained on the bicubic LR of the clean photos (clean domain) against the real domain, the bicubic LR
     translated. `training` names the DeFlow models (arms with the same name share them), `sets` their overrides of
     --deflow-config; `heat`: translate's --heat (None: --deflow-heat); `floor`: translate's --noise-floor mode (None:
-    none); `keep_colour`: translate's --keep-colour sigma."""
+    none); `keep_colour`: translate's --keep-colour sigma; `pick`: each model picked of --deflow-candidates
+    (False: models 0 .. deflow_seeds - 1, no pick). Arms that share a training share the `pick` of its first."""
     def heat_of(budget) -> str:
         return heat or budget.deflow_heat
 
+    def count(budget) -> int:
+        return budget.deflow_candidates if pick else 1
+
     def folder(budget) -> str:
         models = f"_x{budget.deflow_seeds}" if budget.deflow_seeds > 1 else ""
-        models += f"_pick{budget.deflow_candidates}" if budget.deflow_candidates > 1 else ""
+        models += f"_pick{count(budget)}" if count(budget) > 1 else ""
         shown = f"_heat{budget.deflow_heat}" if heat is None and budget.deflow_heat != DEFAULT_HEAT else ""
         suffix = {None: "", "white": "_floor", "scaled": "_floor_scaled"}[floor]
         colour = f"_colour{keep_colour:g}" if keep_colour and "colour" not in name else ""
@@ -285,11 +318,11 @@ def deflow_method(name: str, training: str = "", sets: dict | None = None, heat:
     def make_lr(bench, seed: int, out: Path) -> Path:
         if not bench.complete(out):
             model = pick_model(bench, seed % bench.budget.deflow_seeds, folder(bench.budget),
-                               partial(translate, bench))
+                               partial(translate, bench), count(bench.budget))
             translate(bench, model, out, seed)
         return out
 
-    train = TRAININGS.setdefault(training, partial(train_deflow, training=training, sets=sets))
+    train = TRAININGS.setdefault(training, partial(train_deflow, training=training, sets=sets, pick=pick))
     return Method(make_lr, train=train, folder=folder, ablation=ablation)
 
 
@@ -303,22 +336,17 @@ METHODS = {
     "deflow": deflow_method("deflow", floor="white"),
     "oracle": Method(oracle_lr),
     "dasr": Method(dasr_lr, sr_training=dasr_training),
-    # the ablation (--ablation): DeFlow as the paper has it, then each of deflow's switches alone
-    "deflow_plain": deflow_method("deflow_plain", "plain", PLAIN, "1.0", ablation=True),
-    "deflow_content_shift": deflow_method("deflow_content_shift", "content_shift",
-                                          {**PLAIN, "network_g.content_shift": True}, "1.0", ablation=True),
-    "deflow_split_prior": deflow_method("deflow_split_prior", "split_prior",
-                                        {**PLAIN, "network_g.domain_split_prior": True}, "1.0", ablation=True),
-    "deflow_heat_auto": deflow_method("deflow_heat_auto", "plain", PLAIN, "auto", ablation=True),
-    "deflow_noise_floor": deflow_method("deflow_noise_floor", "plain", PLAIN, "1.0", floor="white", ablation=True),
+    # the ablation (--ablation): DeFlow as the paper has it, each of deflow's switches alone on it, then deflow with
+    # one thing changed
+    "deflow_plain": deflow_method("deflow_plain", "plain", PLAIN, "1.0", pick=False, ablation=True),
+    **{f"deflow_{name}": deflow_method(f"deflow_{name}", name, sets, "1.0", pick=False, ablation=True)
+       for name, sets in SWITCHES.items()},
+    "deflow_heat_auto": deflow_method("deflow_heat_auto", "plain", PLAIN, "auto", pick=False, ablation=True),
+    "deflow_noise_floor": deflow_method("deflow_noise_floor", "plain", PLAIN, "1.0", floor="white", pick=False,
+                                        ablation=True),
+    "deflow_no_pick": deflow_method("deflow_no_pick", floor="white", pick=False, ablation=True),
     "deflow_scaled_floor": deflow_method("deflow_scaled_floor", floor="scaled", ablation=True),
     "deflow_keep_colour": deflow_method("deflow_keep_colour", floor="white", keep_colour=4.0, ablation=True),
-    "deflow_colour_scaled_floor": deflow_method("deflow_colour_scaled_floor", floor="scaled", keep_colour=4.0,
-                                                ablation=True),
     "deflow_latent_scale": deflow_method("deflow_latent_scale", "latent_scale", {"network_g.latent_scale": True},
-                                         floor="white", ablation=True),
-    "deflow_domain_filter": deflow_method("deflow_domain_filter", "domain_filter", {"network_g.domain_filter": True},
-                                          floor="white", ablation=True),
-    # the previous default, for comparison: both flow switches translated at heat auto without the floor
-    "deflow_switches_heat_auto": deflow_method("deflow_switches_heat_auto", heat="auto", ablation=True),
+                                         floor="white", pick=False, ablation=True),
 }

@@ -18,21 +18,21 @@ PAPER_H = "bicubic_noise"      # DeFlow's own h: the h ablation's reference
 PAPER_DEFLOW = "deflow_plain"  # DeFlow as the paper has it: the reference of the benchmark's ablation arms
 CLASSICAL = ("saa", "ibp", "btv")
 ARM_MEANING = {  # the benchmark's DeFlow arms (deflow/bench/methods.py)
-    "deflow_plain": "DeFlow as the paper has it: one shift per level, split priors shared by both domains",
+    "deflow_plain": "DeFlow as the paper has it: its h, one shift per level, split priors shared by both domains",
     "deflow_content_shift": "the paper's DeFlow with the shift following the content (`network_g.content_shift`)",
     "deflow_split_prior": "the paper's DeFlow with split priors corrected per domain (`network_g.domain_split_prior`)",
+    "deflow_domain_filter": "the paper's DeFlow with a learned blur and detail gain K (`network_g.domain_filter`)",
+    "deflow_config_h": "the paper's DeFlow with the config's h (`network_g.h`)",
     "deflow_heat_auto": "the paper's DeFlow translated at the heat matched to the real domain's noise-level function",
     "deflow_noise_floor": "the paper's DeFlow with translate's noise floor",
-    "deflow_switches_heat_auto": "both flow switches, translated at the matched heat (the previous default)",
-    "deflow": "both flow switches and the noise floor (the default)",
+    "deflow": "every switch, the noise floor and the model pick (the default)",
+    "deflow_no_pick": "deflow's first models, not picked",
     "deflow_scaled_floor": "deflow's models, the noise floor filled by amplifying the flow's own noise first",
     "deflow_keep_colour": "deflow with the source's colours coarser than 4 px kept (translate --keep-colour 4)",
-    "deflow_colour_scaled_floor": "deflow's models with the scaled noise floor and --keep-colour 4",
-    "deflow_latent_scale": "deflow's config with degraded latents D z + u (`network_g.latent_scale`)",
-    "deflow_domain_filter": "deflow's config with a learned blur and detail gain K (`network_g.domain_filter`)",
+    "deflow_latent_scale": "deflow's config with degraded latents D z + u (`network_g.latent_scale`), not picked",
 }
-ON_DEFLOW = ("deflow_scaled_floor", "deflow_keep_colour", "deflow_colour_scaled_floor", "deflow_latent_scale",
-             "deflow_domain_filter", "deflow_switches_heat_auto")  # arms that change one thing of `deflow`
+ON_DEFLOW = ("deflow_no_pick", "deflow_scaled_floor", "deflow_keep_colour",
+             "deflow_latent_scale")  # arms that change one thing of `deflow`
 
 
 @dataclass(frozen=True)

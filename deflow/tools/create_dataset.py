@@ -2,9 +2,11 @@
 
     python scripts/create_dataset.py -source photos/ -target data/clean -scales 1 4 16 [--h bicubic_noise]
     python scripts/create_dataset.py -source photos/ -target data/clean --h median_denoise --h_set kernel_size=5
+    python scripts/create_dataset.py -source photos/ -target data/clean -scales 2 -multiple 8
 
-Each image is first cropped at the top-left to a multiple of max(scales), so every factor divides it
-exactly and `<s>x/` images are aligned across scales. `1x/` is that crop; every other `<s>x/` is its
+Each image is first cropped at the top-left to a multiple of max(scales) (-multiple: of a larger multiple of every
+scale, e.g. so that `2x/` images divide by a conditioning factor 4 applied to them later), so every factor divides
+it exactly and `<s>x/` images are aligned across scales. `1x/` is that crop; every other `<s>x/` is its
 conditioning image under the h named by --h at factor s (deflow.flow.h.conditioning_image, what the model
 computes when translating; bicubic_noise downsamples with MATLAB's antialiased bicubic), as 8-bit PNGs
 under the source file's stem. --h and --h_set must be the model's network_g.h: its type and the keys that change
@@ -33,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="output folder; gets one subfolder <s>x/ per scale")
     parser.add_argument("-scales", "--scales", dest="scales", type=int, nargs="+", default=[1, 4],
                         help="downscaling factors (default: 1 4)")
+    parser.add_argument("-multiple", "--multiple", type=int,
+                        help="crop each image to a multiple of this (a multiple of every scale; default: the largest "
+                             "scale)")
     parser.add_argument("--h", default="bicubic_noise",
                         help="registered domain-invariant function h whose downsampling makes <s>x/ "
                              "(default: bicubic_noise, MATLAB bicubic)")
@@ -74,13 +79,17 @@ def h_section(name: str, assignments: list[str]) -> dict:
     return section
 
 
-def build(source: Path, target: Path, scales: list[int], log=print, h: dict | None = None) -> tuple[int, int]:
+def build(source: Path, target: Path, scales: list[int], log=print, h: dict | None = None,
+          multiple: int | None = None) -> tuple[int, int]:
     """Write every `<target>/<s>x/<stem>.png` that is missing or older than its source (is_current); returns
-    (files written, files skipped). h: the network_g.h section (None: {type: bicubic_noise})."""
+    (files written, files skipped). h: the network_g.h section (None: {type: bicubic_noise}); multiple: the crop's
+    (None: max(scales))."""
     scales = sorted(set(scales))
     images = check_args(source, target, scales)
+    multiple = max(scales) if multiple is None else multiple
+    if multiple < 1 or any(multiple % s for s in scales):
+        raise UserError(f"-multiple {multiple}: must be a multiple of every scale ({' '.join(map(str, scales))})")
     downsamplers = {s: build_h(h or {"type": "bicubic_noise"}, s) for s in scales if s > 1}
-    multiple = max(scales)
     written = skipped = 0
     for i, path in enumerate(images, 1):
         outputs = {s: target / f"{s}x" / f"{path.stem}.png" for s in scales}
@@ -89,8 +98,8 @@ def build(source: Path, target: Path, scales: list[int], log=print, h: dict | No
             img = read_image(path)
             h, w = img.shape[-2:]
             if h < multiple or w < multiple:
-                raise UserError(f"{path}: {w}x{h} is smaller than the largest scale {multiple}; remove it or lower "
-                                "-scales")
+                raise UserError(f"{path}: {w}x{h} is smaller than {multiple}, the multiple it is cropped to; remove "
+                                "it or lower -scales / -multiple")
             img = img[:, : h - h % multiple, : w - w % multiple]
             times = path.stat()
             for s in todo:
@@ -108,7 +117,7 @@ def main(argv=None) -> None:
     load_plugins()  # an h registered by a plugin package
     source, target = Path(args.source), Path(args.target)
     written, skipped = build(source, target, args.scales, log=lambda line: print(line, flush=True),
-                             h=h_section(args.h, args.h_set))
+                             h=h_section(args.h, args.h_set), multiple=args.multiple)
     print(f"done: {written} files written, {skipped} skipped (up to date) in {target}/"
           f"{{{','.join(f'{s}x' for s in sorted(set(args.scales)))}}}", flush=True)
 

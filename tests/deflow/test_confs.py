@@ -41,3 +41,17 @@ def test_deflow_schema_lists_network_and_dataset_keys():
     for key in ("network_g.std_init_shift", "network_g.split_levels", "datasets.train.dataroot_clean_gt",
                 "datasets.train.normalize", "val.metrics"):
         assert key in text, key
+
+
+def test_the_demo_makes_its_conditioning_with_the_h_of_its_deflow_config():
+    """`make demo` writes DeFlow's conditioning folders with `create_dataset.py --h $(DEFLOW_H)` and no --h_set, so
+    confs/cpu/deflow-tiny.yml's network_g.h must be that h with every key at its default; the benchmark's DeFlow
+    config is the same."""
+    from deflow.bench.ablate import h_section
+
+    makefile = (ROOT / "Makefile").read_text()
+    demo_h = next(line.split(":=")[1].strip() for line in makefile.splitlines() if line.startswith("DEFLOW_H :="))
+    assert makefile.count("--h $(DEFLOW_H)") == 2  # the clean and the real domain's conditioning
+    tiny, bench = (load_options(p)["network_g"]["h"] for p in (ROOT / "confs/cpu/deflow-tiny.yml",
+                                                                ROOT / "deflow/bench/confs/deflow-bench.yml"))
+    assert tiny == h_section(demo_h, None) == bench

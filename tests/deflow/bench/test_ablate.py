@@ -31,36 +31,38 @@ def test_a_bad_h_name_is_a_one_line_user_error(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def test_the_benchmark_deflow_model_is_the_bicubic_noise_arm(tmp_path):
-    """The benchmark's DeFlow config leaves network_g.h unset, so its net's h is bicubic_noise at 0.03: the section
-    the ablation gives bicubic_noise, whose arm therefore trains (and reuses) the benchmark's own models."""
+def test_the_benchmark_deflow_model_is_the_arm_of_the_configs_h(tmp_path):
+    """The benchmark's DeFlow config sets network_g.h to chroma_blur_noise with its keys at their defaults: the section
+    the ablation gives chroma_blur_noise, whose arm therefore trains (and reuses) the benchmark's own models. A config
+    without network_g.h has DeFlowNet's default h, bicubic_noise at 0.03 (CONFIG_H)."""
     from deflow.flow import DeFlowNet
+    from deflow.flow.h.chroma import ChromaBlurNoise
 
     options = dict(load_options(CONFIGS["deflow"])["network_g"])
     options.pop("type")
+    assert type(DeFlowNet(**options).h) is ChromaBlurNoise
+    assert h_section("chroma_blur_noise", None) == options["h"]
+    method, _, training = arms(["chroma_blur_noise"], tmp_path / "runs", CONFIGS["deflow"], 1)["h_chroma_blur_noise"]
+    assert method.train is METHODS["deflow"].train and training == ""
+    options.pop("h")
     h = DeFlowNet(**options).h
     assert type(h) is BicubicNoise and {"type": "bicubic_noise", "noise_std": h.noise_std} == CONFIG_H
     assert h_section("bicubic_noise", None) == CONFIG_H
-    method, _, training = arms(["bicubic_noise"], tmp_path / "runs", CONFIGS["deflow"], 1)["h_bicubic_noise"]
-    assert method.train is METHODS["deflow"].train and training == ""
 
 
-def test_every_arm_is_the_benchmark_deflow_with_only_network_g_h_and_its_conditioning_changed(tmp_path):
+def test_every_arm_is_the_benchmark_deflow_with_only_network_g_h_changed(tmp_path):
     table = arms(h_names(), tmp_path / "runs", CONFIGS["deflow"], 600)
     assert list(table) == [f"h_{name}" for name in h_names()] and "h_chroma_blur_noise" in table
     for budget_args in ([], ["--quick"]):
         _, _, budget = check_settings(parse_args([*budget_args, "--deflow-seeds", "1"]))
         suffix = METHODS["deflow"].folder(budget).removeprefix("deflow")  # heat and noise floor: as the benchmark's
         assert all(m.folder(budget) == f"{arm}{suffix}" for arm, (m, _, _) in table.items())
-    trainings = [m.train for arm, (m, _, _) in table.items() if arm != "h_bicubic_noise"]
+    trainings = [m.train for arm, (m, _, _) in table.items() if arm != "h_chroma_blur_noise"]
     assert len(set(map(id, trainings))) == len(trainings)  # one training per h
     for arm, (method, section, training) in table.items():
-        if arm == "h_bicubic_noise":
+        if arm == "h_chroma_blur_noise":
             continue
-        sets = method.train.keywords["deflow_train"].keywords["sets"]
-        root = tmp_path / "runs/deflow/data" / arm
-        assert sets == {"network_g.h": section, "datasets.train.dataroot_clean_lq": root / "clean/4x",
-                        "datasets.train.dataroot_degraded_lq": root / "real/4x"}
+        assert method.train.keywords["deflow_train"].keywords["sets"] == {"network_g.h": section}
         assert section["type"] == arm.removeprefix("h_") and training == arm
         if section["type"] != "dae":  # its weights are trained by the run
             build_h(section, 4)
@@ -72,9 +74,7 @@ def test_deflow_sets_change_every_arm_the_configs_own_h_included_and_name_them(t
     assert list(table) == ["h_bicubic_noise_domain_filter_lr0.001", "h_chroma_blur_noise_domain_filter_lr0.001"]
     for arm, (method, section, training) in table.items():
         assert training == arm and method.train is not METHODS["deflow"].train  # the own h trains its own models
-        given = method.train.keywords["deflow_train"].keywords["sets"]
-        assert {k: given[k] for k in sets} == sets and given["network_g.h"] == section
-        assert str(given["datasets.train.dataroot_clean_lq"]).startswith(str(tmp_path / "runs/deflow/data"))
+        assert method.train.keywords["deflow_train"].keywords["sets"] == {**sets, "network_g.h": section}
 
 
 def test_a_bad_deflow_set_is_a_one_line_user_error(tmp_path):
@@ -117,7 +117,7 @@ def test_a_tiny_ablation_writes_one_row_per_h_and_a_rerun_reuses_every_step(tmp_
     monkeypatch.setattr(benchmark, "run", in_process)  # one job: the steps share this process's stdout
     photos = write_photos(tmp_path / "photos")
     out = tmp_path / "bench"
-    argv = ["--out", out, "--h", "bicubic_noise", "dae", "--quick", "--deflow-iters", "3", "--sr-iters", "2",
+    argv = ["--out", out, "--h", "chroma_blur_noise", "dae", "--quick", "--deflow-iters", "3", "--sr-iters", "2",
             "--dae-iters", "3", "--jobs", "1", "--threads", "1",
             *(arg for role, files in photos.items() for arg in (f"--{role}", *files))]
     code, stdout, err = call_main(ablate.main, *argv)
@@ -127,7 +127,7 @@ def test_a_tiny_ablation_writes_one_row_per_h_and_a_rerun_reuses_every_step(tmp_
     assert set(report["run"]) == {"command", "date", "wall_seconds", "machine"}
     assert {m: set(ref) for m, ref in report["reference"].items()} == {"bicubic": {"psnr", "ssim"},
                                                                        "oracle": {"psnr", "ssim"}}
-    assert [row["h"] for row in report["rows"]] == ["bicubic_noise", "dae"]
+    assert [row["h"] for row in report["rows"]] == ["chroma_blur_noise", "dae"]
     for row in report["rows"]:
         assert set(row) == ROW
         assert all(set(row[k]) == STAT for k in ("psnr", "ssim", "gap_closed_psnr", "gap_closed_ssim",
@@ -136,17 +136,19 @@ def test_a_tiny_ablation_writes_one_row_per_h_and_a_rerun_reuses_every_step(tmp_
         assert row["deflow_train_seconds"] > 0
     assert (out / report["figure"]).exists() and "| dae |" in (out / "h_ablation.md").read_text()
 
-    runs, dae = out / "runs", report["rows"][1]["section"]
+    runs, (own, dae) = out / "runs", (row["section"] for row in report["rows"])
     assert dae["weights"] == str(runs / "dae/it3/checkpoints/iter_00000003.pth") and Path(dae["weights"]).is_file()
     clean = read_image(runs / "lr/bicubic/rocket.png")
-    assert torch.equal(read_image(runs / "deflow/data/h_dae/clean/4x/rocket.png"),
-                       conditioning_image(build_h(dae, 4), clean[None])[0])
+    data = [runs / "deflow/data" / methods.conditioning_name(section) for section in (own, dae)]
+    assert torch.equal(read_image(data[1] / "clean/4x/rocket.png"), conditioning_image(build_h(dae, 4), clean[None])[0])
+    assert torch.equal(read_image(data[1] / "clean/1x/rocket.png"), clean)
     options = [yaml.safe_load((runs / "deflow" / name / "options.yml").read_text()) for name in ("it3", "h_dae_it3")]
-    assert [o["network_g"].pop("h") for o in options] == [None, dae]
+    assert [o["network_g"].pop("h") for o in options] == [own, dae]
     assert [o["path"].pop("experiments_root") for o in options] == [str(runs / f"deflow/{n}") for n in ("it3", "h_dae_it3")]
-    lq = [[o["datasets"]["train"].pop(f"dataroot_{d}_lq") for d in ("clean", "degraded")] for o in options]
-    assert lq == [[str(runs / "deflow/data/clean/4x"), str(runs / "deflow/data/real/4x")],
-                  [str(runs / "deflow/data/h_dae/clean/4x"), str(runs / "deflow/data/h_dae/real/4x")]]
+    roots = [{k: o["datasets"]["train"].pop(f"dataroot_{k}") for k in ("clean_gt", "clean_lq", "degraded_gt",
+                                                                         "degraded_lq")} for o in options]
+    assert roots == [{"clean_gt": str(d / "clean/1x"), "clean_lq": str(d / "clean/4x"), "degraded_gt": str(d / "real/1x"),
+                      "degraded_lq": str(d / "real/4x")} for d in data]
     assert options[0] == options[1]  # nothing else differs
 
     logs = sorted((runs / "logs").glob("*.log"))

@@ -186,9 +186,9 @@ def test_an_sr_config_of_another_scale_is_a_user_error(tmp_path):
 
 def test_a_method_added_to_the_table_is_offered_by_the_command_line(monkeypatch):
     main = ["bicubic", "white_noise", "pg_fit", "realesrgan", "deflow", "oracle", "dasr"]
-    arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_heat_auto", "deflow_noise_floor",
-            "deflow_scaled_floor", "deflow_keep_colour", "deflow_colour_scaled_floor", "deflow_latent_scale",
-            "deflow_domain_filter", "deflow_switches_heat_auto"]
+    arms = ["deflow_plain", "deflow_content_shift", "deflow_split_prior", "deflow_domain_filter", "deflow_config_h",
+            "deflow_heat_auto", "deflow_noise_floor", "deflow_no_pick", "deflow_scaled_floor", "deflow_keep_colour",
+            "deflow_latent_scale"]
     assert list(METHODS) == main + arms
     assert parse_args([]).methods == main
     assert parse_args(["--ablation"]).methods == main + arms
@@ -206,11 +206,12 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
     from deflow.bench.methods import deflow_checkpoint
 
     _, _, budget = check_settings(parse_args([]))
-    assert (budget.deflow_seeds, budget.deflow_heat) == (2, "1.0")
-    assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2_floor"
-    assert METHODS["deflow_heat_auto"].folder(budget) == "deflow_heat_auto_it1500_x2"
+    assert (budget.deflow_seeds, budget.deflow_candidates, budget.deflow_heat) == (2, 2, "1.0")
+    assert METHODS["deflow"].folder(budget) == "deflow_it1500_x2_pick2_floor"
+    assert METHODS["deflow_heat_auto"].folder(budget) == "deflow_heat_auto_it1500_x2"  # the ablation arms do not pick
     assert METHODS["deflow_noise_floor"].folder(budget) == "deflow_noise_floor_it1500_x2"
-    assert METHODS["deflow_keep_colour"].folder(budget) == "deflow_keep_colour_it1500_x2_floor"
+    assert METHODS["deflow_no_pick"].folder(budget) == "deflow_no_pick_it1500_x2_floor"
+    assert METHODS["deflow_keep_colour"].folder(budget) == "deflow_keep_colour_it1500_x2_pick2_floor"  # but deflow's
     assert METHODS["deflow_latent_scale"].folder(budget) == "deflow_latent_scale_it1500_x2_floor"
     _, _, quick = check_settings(parse_args(["--quick", "--deflow-heat", "0.8"]))
     assert METHODS["deflow"].folder(quick) == "deflow_it300_heat0.8_floor"
@@ -223,6 +224,8 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
     assert deflow_checkpoint(Bench, 1, "plain") == Path("b/deflow/plain_it300_seed1/checkpoints/iter_00000300.pth")
     _, _, picked = check_settings(parse_args(["--deflow-candidates", "3"]))
     assert METHODS["deflow"].folder(picked) == "deflow_it1500_x2_pick3_floor"
+    _, _, single = check_settings(parse_args(["--deflow-candidates", "1"]))
+    assert METHODS["deflow"].folder(single) == "deflow_it1500_x2_floor"
     for args, message in ((["--deflow-seeds", "0"], "--deflow-seeds must be >= 1"),
                           (["--deflow-candidates", "0"], "--deflow-candidates must be >= 1"),
                           (["--deflow-heat", "hot"], "expected a number or 'auto'")):
@@ -233,13 +236,18 @@ def test_several_deflow_models_the_heat_and_the_ablation_arms_name_their_folders
 def test_arms_that_share_a_training_share_one_function_and_the_others_do_not():
     trains = {m: METHODS[m].train for m in METHODS if METHODS[m].train}
     assert trains["deflow_heat_auto"] is trains["deflow_plain"] is trains["deflow_noise_floor"]
-    shared = ("deflow_scaled_floor", "deflow_keep_colour", "deflow_colour_scaled_floor", "deflow_switches_heat_auto")
+    shared = ("deflow_no_pick", "deflow_scaled_floor", "deflow_keep_colour")
     assert all(trains[m] is trains["deflow"] for m in shared)
+    assert trains["deflow"].keywords["pick"] and not trains["deflow_plain"].keywords["pick"]
     shared = ("deflow_heat_auto", "deflow_noise_floor", *shared)
     distinct = {m: t for m, t in trains.items() if m not in shared}
     assert len(set(map(id, distinct.values()))) == len(distinct)
-    assert trains["deflow_content_shift"].keywords["sets"] == {"network_g.content_shift": True,
-                                                               "network_g.domain_split_prior": False}
+    paper = {"network_g.content_shift": False, "network_g.domain_split_prior": False, "network_g.domain_filter": False,
+             "network_g.h": {"type": "bicubic_noise", "noise_std": 0.03}}
+    assert trains["deflow_plain"].keywords["sets"] == paper
+    assert trains["deflow_content_shift"].keywords["sets"] == {**paper, "network_g.content_shift": True}
+    assert trains["deflow_domain_filter"].keywords["sets"] == {**paper, "network_g.domain_filter": True}
+    assert "network_g.h" not in trains["deflow_config_h"].keywords["sets"]  # --deflow-config's h
 
 
 def test_run_all_trains_a_shared_training_once_and_runs_its_methods_after_all_its_jobs(monkeypatch):
@@ -295,15 +303,14 @@ def test_pick_model_keeps_the_candidate_whose_noise_level_function_is_nearest_th
         for i, img in enumerate(noisy(sigmas[model], 10 * model)):
             write_image(out / f"{i}.png", img)
     bench = SimpleNamespace(out=tmp_path, real_nlf=estimate_nlf(noisy(0.05, 99)),
-                            budget=SimpleNamespace(deflow_seeds=2, deflow_candidates=3),
+                            budget=SimpleNamespace(deflow_seeds=2),
                             complete=lambda out: out.is_dir() and any(out.iterdir()))
-    assert pick_model(bench, 0, "deflow_x", translate) == 2
-    assert pick_model(bench, 1, "deflow_x", translate) == 5
+    assert pick_model(bench, 0, "deflow_x", translate, 3) == 2
+    assert pick_model(bench, 1, "deflow_x", translate, 3) == 5
     assert sorted(translated) == [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0), (5, 1)]  # each group's candidates, once
     records = pick_records(bench, ["deflow_x", "deflow"])
     assert sorted(records) == ["deflow_x group 0", "deflow_x group 1"]  # another folder's records stay apart
     distances = records["deflow_x group 1"]["nlf_distance_8bit"]
     assert set(distances) == {"1", "3", "5"} and min(distances, key=distances.get) == "5"
-    assert pick_model(bench, 0, "deflow_x", translate) == 2 and len(translated) == 6  # the record is reused
-    bench.budget.deflow_candidates = 1
-    assert pick_model(bench, 1, "deflow_y", translate) == 1 and len(translated) == 6  # nothing to pick
+    assert pick_model(bench, 0, "deflow_x", translate, 3) == 2 and len(translated) == 6  # the record is reused
+    assert pick_model(bench, 1, "deflow_y", translate, 1) == 1 and len(translated) == 6  # nothing to pick

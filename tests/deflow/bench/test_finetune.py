@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from deflow.bench import finetune
-from deflow.bench.benchmark import CAMERA_SEED, Bench, Budget, Progress, check_folder, config_hashes
+from deflow.bench.benchmark import CAMERA_SEED, CONFIGS, Bench, Budget, Progress, check_folder, config_hashes
 from deflow.bench.finetune import CAMERA_B, FRAME, FRAMES, bench_args, capture_frames
-from deflow.bench.methods import METHODS
+from deflow.bench.methods import METHODS, conditioning_name
+from deflow.config import load_options
 from deflow.imageio import list_images, read_image, write_image
 from deflow.tools.sample_photos import photo, photo_sources
 from degradations.camera import ISPS, Camera, CameraParams
@@ -160,7 +161,8 @@ def test_a_tiny_protocol_runs_every_arm_writes_the_report_and_reuses_its_steps(t
     assert f"pretrain_network_g: {a_sr}" in options["sr_fine_tune"] and "param_key_g: params_ema" in options[
         "sr_fine_tune"]
     assert all("pretrain_network_g: null" in options[name] for name in ("deflow_scratch", "sr_scratch"))
-    assert len(list_images(runs / "deflow/data/real/1x")) == 6
+    h = load_options(CONFIGS["deflow"])["network_g"]["h"]  # the frames' conditioning is made with the config's h
+    assert len(list_images(runs / "deflow/data" / conditioning_name(h) / "real/1x")) == 6
     text = (out / "finetune.md").read_text()
     assert all(arm in text for arm in finetune.ARMS) and "fine_tune - scratch" in text
     # a re-run reuses every step: the same scores and seconds, nothing retrained

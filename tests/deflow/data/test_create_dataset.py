@@ -47,6 +47,14 @@ def test_writes_one_folder_per_scale_after_cropping_to_the_largest(tmp_path, sou
     assert out[0].startswith("[1/2] astro.png") and out[-1].startswith("done: 6 files written, 0 skipped")
 
 
+def test_multiple_crops_to_a_larger_multiple_so_a_later_factor_divides_the_scaled_images(tmp_path, source):
+    target = tmp_path / "out"
+    main(["-source", str(source), "-target", str(target), "-scales", "2", "-multiple", "8"])
+    assert image_size(target / "2x" / "astro.png") == (36, 48)  # 72 x 96: its conditioning at factor 4 is exact
+    assert image_size(target / "2x" / "other.png") == (20, 24)
+    assert not (target / "1x").exists()
+
+
 def test_second_run_skips_everything_and_a_deleted_output_is_rewritten_alone(tmp_path, source, capsys):
     target = tmp_path / "out"
     args = ["--source", str(source), "--target", str(target), "--scales", "1", "2", "4"]
@@ -68,6 +76,8 @@ def test_second_run_skips_everything_and_a_deleted_output_is_rewritten_alone(tmp
     (["-scales", "1", "0"], "-scales must be positive integers; got 0"),
     (["-target", "{source}/inner"], "is inside source"),
     (["--h", "bicubik"], "unknown domain-invariant function h 'bicubik'; known: additive_noise, bicubic_noise, "),
+    (["-multiple", "6"], "-multiple 6: must be a multiple of every scale (1 4)"),
+    (["-multiple", "0"], "-multiple 0: must be a multiple of every scale (1 4)"),
 ])
 def test_bad_arguments_exit_2_with_one_line(tmp_path, source, capsys, args, message):
     argv = ["-source", str(source), "-target", str(tmp_path / "out"), "-scales", "1", "4"]
