@@ -9,6 +9,7 @@ not an image, a PNG that ends early or fails a chunk checksum, a JPEG without it
 floating-point image with NaN or infinite pixels, or anything the decoder refuses.
 """
 import os
+import threading
 import zlib
 from pathlib import Path
 
@@ -152,8 +153,9 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 def write_image(path: str | Path, img: torch.Tensor, bits: int = 8) -> None:
     """Write (3, H, W) float RGB in [0, 1] (or uint8 RGB, 0-255) as an 8- or 16-bit file; the folder is created.
 
-    The bytes go to `<name>.part` in the same folder, then `os.replace` renames it: a file that
-    exists under its final name is complete, even after an interrupted run.
+    The bytes go to `<name>.<process>-<thread>.part` in the same folder, then `os.replace` renames it: a file that
+    exists under its final name is complete, even after an interrupted run, and writers of one path side by side
+    (threads or processes) each rename their own part file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +171,7 @@ def write_image(path: str | Path, img: torch.Tensor, bits: int = 8) -> None:
         ok = False
     if not ok:
         raise UserError(f"{path}: could not encode image (unsupported suffix {path.suffix!r})")
-    partial = path.with_name(path.name + ".part")
+    partial = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
     try:
         partial.write_bytes(encoded.tobytes())
         os.replace(partial, path)

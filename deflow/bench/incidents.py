@@ -183,13 +183,13 @@ def deflow_options(work: Path, name: str, sets: list[str]) -> dict:
     other photos with Gaussian noise of DEGRADED_NOISE_8BIT, CPU, batches of 4."""
     data = work / "deflow_data"
     if not data.exists():
+        h = load_options(CONFIGS["deflow"])["network_g"].get("h")  # the conditioning of the config's h
         for domain, names in (("clean", TRAIN_PHOTOS), ("degraded", DEGRADED_PHOTOS)):
             for i, (crop_name, img) in enumerate(crops(names, 128, 2)):
                 if domain == "degraded":
                     img = known_degradation(img[None], 0.0, DEGRADED_NOISE_8BIT, seed=i)[0]
                 write_image(data / "photos" / domain / f"{crop_name}.png", img)
-            build(data / "photos" / domain, data / domain, [1, 4], log=lambda *_: None,
-                  h=load_options(CONFIGS["deflow"])["network_g"].get("h"))
+            build(data / "photos" / domain, data / domain, [1, 4], log=lambda *_: None, h=h)
     roots = [f"datasets.train.dataroot_{d}_{k}={data / d / s}" for d in ("clean", "degraded")
              for k, s in (("gt", "1x"), ("lq", "4x"))]
     return load_options(CONFIGS["deflow"], [*roots, "num_gpu=0", "datasets.train.gt_size=32",

@@ -194,9 +194,8 @@ def train_deflow(bench, training: str = "", sets: dict | None = None, pick: bool
     config = load_options(bench.configs["deflow"])
     h, scale = sets.get("network_g.h", config["network_g"].get("h")), config["scale"]
     data = bench.out / "deflow/data" / conditioning_name(h)
-    with BUILDING:  # trainings with the same h, started side by side, share the folders
-        for domain, source in (("clean", bench.bicubic_lr), ("real", bench.real_lr)):
-            build(source, data / domain, [1, scale], log=lambda line: None, h=h)
+    for domain, source in (("clean", bench.bicubic_lr), ("real", bench.real_lr)):
+        build(source, data / domain, [1, scale], log=lambda line: None, h=h)
     folders = {"clean_gt": data / "clean/1x", "clean_lq": data / f"clean/{scale}x", "degraded_gt": data / "real/1x",
                "degraded_lq": data / f"real/{scale}x"}
     seed = config["manual_seed"]
@@ -214,9 +213,6 @@ def train_deflow(bench, training: str = "", sets: dict | None = None, pick: bool
             bench.py, "-m", "deflow.train", "-opt", bench.configs["deflow"], "--resume", "auto",
             *overrides(options)], f"deflow_{checkpoint.parents[1].name}"))
     return jobs
-
-
-BUILDING = threading.Lock()
 
 
 def conditioning_name(h: dict | None) -> str:

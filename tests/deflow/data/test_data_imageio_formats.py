@@ -56,3 +56,29 @@ def test_images_taller_than_a_band_are_written_as_a_whole_conversion_would(tmp_p
         write_image(tmp_path / f"{bits}.png", img, bits=bits)
         whole = np.round(img.clamp(0, 1).permute(1, 2, 0).numpy()[:, :, ::-1] * peak).astype(dtype)
         np.testing.assert_array_equal(cv2.imread(str(tmp_path / f"{bits}.png"), cv2.IMREAD_UNCHANGED), whole)
+
+
+def test_writers_of_the_same_file_side_by_side_all_succeed(tmp_path):
+    """Two threads writing one path at once (two trainings building the same conditioning folder): each writes its
+    own part file, so neither renames the other's away."""
+    import threading
+
+    img = torch.rand(3, 64, 64)
+    path, errors = tmp_path / "same.png", []
+    start = threading.Barrier(2)
+
+    def writer():
+        start.wait()
+        for _ in range(200):
+            try:
+                write_image(path, img)
+            except Exception as exc:  # noqa: BLE001 - the test reports whatever a writer raised
+                errors.append(exc)
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    torch.testing.assert_close(read_image(path), (img * 255).round() / 255, rtol=0, atol=1e-6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["same.png"]  # no part file left
