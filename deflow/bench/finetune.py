@@ -5,16 +5,15 @@ B with little data and training better than models trained on camera B from scra
         [--seeds S ...] [--jobs 2] [--threads 1]
 
 Task 1 is the camera benchmark in --bench (python scripts/benchmark.py --out DIR): camera A is its camera, its
-DeFlow model 0 and its `deflow` method's SR model of seed s are the models to adapt. Task 2 is camera B (CAMERA_B: a
-wider PSF, twice the shot-noise variance and half the read-noise std, the neutral sRGB ISP instead of the phone's
-colour matrix, JPEG 75 instead of 90), seen through the task's 120 frames of 256x256: each a 512x512 window of a
-`real` photo at a seeded position, flipped at random, captured by camera B with a noise draw of its own (the camera
-is spatially invariant, so a frame is a crop of camera B's LR image of the photo up to the window's borders and the
-JPEG grid).
-skimage ships 9 photos and the benchmark's split holds all of them, so task 2 keeps that split: camera B's frames come
-from the benchmark's `real` photos (those of at least 512x512), DeFlow's clean domain and the SR pairs from the same
-`clean` photos, and the scored pairs are camera B's LR images of the same `test` photos, held out from every training
-of both tasks.
+DeFlow model of group 0 (the one picked where the benchmark picks) and its `deflow` method's SR model of seed s are
+the models to adapt. Task 2 is camera B (CAMERA_B: a wider PSF, twice the shot-noise variance and half the
+read-noise std, the neutral sRGB ISP instead of the phone's colour matrix, JPEG 75 instead of 90), seen through the
+task's 120 frames of 256x256: each a 512x512 window of a `real` photo at a seeded position, flipped at random,
+captured by camera B with a noise draw of its own (the camera is spatially invariant, so a frame is a crop of camera
+B's LR image of the photo up to the window's borders and the JPEG grid). skimage ships 9 photos and the benchmark's
+split holds all of them, so task 2 keeps that split: camera B's frames come from the benchmark's `real` photos
+(those of at least 512x512), DeFlow's clean domain and the SR pairs from the same `clean` photos, and the scored
+pairs are camera B's LR images of the same `test` photos, held out from every training of both tasks.
 
 The arms (ARMS), with the same budgets: DeFlow N iterations, SR M iterations, SR seeds --seeds (default 0). Each is
 scored on camera B's test pairs by deflow.tools.test_sr as the benchmark scores (PSNR / SSIM under rwsr_rgb, LPIPS
@@ -42,7 +41,8 @@ import torch
 
 from deflow.bench.bench_report import fmt, spread
 from deflow.bench.benchmark import CAMERA_SEED, CONFIGS, MULTIPLE, Bench, Budget, Progress, check_folder, config_hashes
-from deflow.bench.methods import METHODS, Method, deflow_checkpoint, deflow_method, train_deflow
+from deflow.bench.methods import (METHODS, Method, deflow_checkpoint, deflow_method, pick_record, picked_model,
+                                  train_deflow)
 from deflow.bench.run import machine, overrides
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.imageio import list_images, read_image, write_image
@@ -88,8 +88,8 @@ def capture_frames(photos: dict[str, torch.Tensor], camera: Camera, count: int =
 # ---------------------------------------------------------------- camera A: the benchmark's folder
 
 def camera_a(bench_dir: Path, seeds: tuple[int, ...]) -> dict:
-    """The benchmark in `bench_dir`: {split, camera, deflow: its DeFlow model 0, sr: {seed: its deflow method's SR
-    model}}; a missing file is a UserError naming it and the command that makes it."""
+    """The benchmark in `bench_dir`: {split, camera, deflow: its DeFlow model of group 0, sr: {seed: its deflow
+    method's SR model}}; a missing file is a UserError naming it and the command that makes it."""
     settings, reports = bench_dir / "runs/settings.json", [bench_dir / name for name in RESULTS]
     report = next((path for path in reports if path.exists()), reports[0])
     make = f"python scripts/benchmark.py --out {bench_dir}" + (" --quick" if report.name == RESULTS[1] else "")
@@ -100,10 +100,16 @@ def camera_a(bench_dir: Path, seeds: tuple[int, ...]) -> dict:
     if world["config_sha1"] != config_hashes(bench_args(bench_dir)):
         raise UserError(f"{settings}: camera A was trained with other configs than the packaged ones, which the "
                         f"protocol trains; make a benchmark with those: {make}")
-    budget = Budget(s["deflow_iters"], s["sr_iters"], seeds, 0, 0, s["deflow_seeds"], s["deflow_heat"])
+    budget = Budget(s["deflow_iters"], s["sr_iters"], seeds, 0, 0, s["deflow_seeds"], s["deflow_heat"],
+                    s.get("deflow_candidates", 1))
     bench = Bench(bench_args(bench_dir), budget, Camera(CameraParams.from_dict(world["camera"])), world["split"],
                   Progress())
-    models = {"deflow": deflow_checkpoint(bench, 0),
+    deflow = METHODS["deflow"]
+    if budget.deflow_candidates > 1 and not pick_record(bench, deflow.folder(budget), 0).exists():
+        raise UserError(f"{pick_record(bench, deflow.folder(budget), 0)}: missing (camera A's DeFlow pick); make "
+                        f"it: {make}")
+    models = {"deflow": deflow_checkpoint(bench, picked_model(bench, deflow.folder(budget), 0,
+                                                              budget.deflow_candidates)),
               "sr": {seed: bench.run_dir("sr", "deflow", seed) / "checkpoints" / f"iter_{budget.sr_iters:08d}.pth"
                      for seed in seeds}}
     for path in (models["deflow"], *models["sr"].values()):

@@ -1,14 +1,16 @@
 """docs/report.md and docs/figures/: the findings report, written from the latest result files, never by hand.
 
-    python scripts/make_report.py [--bench docs/results/bench] [--ablation docs/results/bench]
+    python scripts/make_report.py [--bench docs/results/default]
+        [--arms docs/results/default/ablation docs/results/default/ablation2] [--ablation docs/results/h_ablation]
         [--finetune docs/results/finetune] [--incidents docs/results/incidents] [--burst docs/results/burst]
         [--out docs]
 
 Each input is the folder a command wrote its result file into (INPUTS: the file and the command that makes it):
-the camera benchmark with its DeFlow ablation (BENCH/results.json, and for the figures BENCH/figures/ and
-BENCH/realism/, which its run made: the report reads nothing under BENCH/runs/), the h ablation
-(ABLATION/h_ablation.json and its figure), the task's fine-tuning protocol (FINETUNE/finetune.json), the training
-incidents (INCIDENTS/incidents.json) and the burst benchmark (BURST/results.json). A missing or unreadable one
+the camera benchmark (BENCH/results.json, and for the figures BENCH/figures/ and BENCH/realism/, which its run made:
+the report reads nothing under BENCH/runs/), one or more benchmark runs of DeFlow's ablation arms (ARMS/results.json,
+each compared with the references of its own run), the h ablation (ABLATION/h_ablation.json and its figure), the
+task's fine-tuning protocol (FINETUNE/finetune.json), the training incidents (INCIDENTS/incidents.json) and the
+burst benchmark (BURST/results.json). A missing or unreadable one
 stops the report with one line naming the file and the command that makes it (exit 2), and --out stays as it was: the
 report never carries stale numbers. The report and its figures are written into a hidden folder inside --out, then
 replace OUT/report.md and OUT/figures/ (the report owns that folder).
@@ -29,29 +31,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deflow.bench import report_text as text
-from deflow.bench.benchmark import Budget
+from deflow.bench.benchmark import CONFIGS, Budget
 from deflow.bench.methods import METHODS
 from deflow.bench.report_figures import present
+from deflow.config import load_options
 from deflow.errors import UserError, user_errors_exit_2
 from deflow.outputs import output_folder, remove_abandoned_stages
 
 
 @dataclass(frozen=True)
 class Input:
-    """A result file of the report: its flag, default folder, file name, the command that makes it ({dir}: the
-    folder; `recorded`: the file names its command in run.command) and the top-level keys the report reads."""
+    """A result file of the report: its flag, default folder (or folders, where the flag takes several), file name,
+    the command that makes it ({dir}: the folder; `recorded`: the file names its command in run.command) and the
+    top-level keys the report reads."""
     flag: str
-    default: str
+    default: str | tuple[str, ...]
     file: str
     command: str
     keys: tuple[str, ...]
     recorded: bool = True
 
+    @property
+    def many(self) -> bool:
+        return isinstance(self.default, tuple)
+
 
 INPUTS = (
-    Input("bench", "docs/results/bench", "results.json", "python scripts/benchmark.py --ablation --out {dir}",
+    Input("bench", "docs/results/default", "results.json", "python scripts/benchmark.py --out {dir}",
           ("run", "settings", "summary", "ablation", "oracle_minus_bicubic_psnr", "realism_page", "figures")),
-    Input("ablation", "docs/results/bench", "h_ablation.json", "python scripts/ablate.py --out {dir}",
+    Input("arms", ("docs/results/default/ablation", "docs/results/default/ablation2"), "results.json",
+          "python scripts/benchmark.py --ablation --out {dir}", ("run", "settings", "summary", "ablation")),
+    Input("ablation", "docs/results/h_ablation", "h_ablation.json", "python scripts/ablate.py --out {dir}",
           ("run", "settings", "reference", "rows", "figure")),
     Input("finetune", "docs/results/finetune", "finetune.json",
           "python scripts/finetune_protocol.py --bench BENCH --out {dir}",
@@ -88,8 +98,10 @@ def load(spec: Input, folder: Path) -> text.Result:
             if not data[key]:
                 missing.append(f"{key} (empty)")
             missing += sorted({f"{key}[].{f}" for record in data[key] for f in fields if f not in record})
-    if spec.flag == "bench" and not missing and (data.get("partial") or not data["ablation"]):
-        missing.append("a finished run with --ablation")
+    if spec.flag in ("bench", "arms") and not missing and data.get("partial"):
+        missing.append("a finished run")
+    if spec.flag == "arms" and not missing and not set(data["ablation"]) & set(data["summary"]):
+        missing.append("scores of DeFlow's ablation arms (--ablation, or --methods with arms)")
     if spec.flag == "burst" and not missing and "single-frame SR" not in data["scores"]:
         missing.append("scores of single-frame SR (--sr-model)")
     if missing:
@@ -105,7 +117,8 @@ def method_key(settings: dict, method: str) -> str:
         return method
     budget = Budget(settings["deflow_iters"], settings["sr_iters"], tuple(settings["seeds"]),
                     settings["c2st"]["patches_per_class"], settings["c2st"]["steps"],
-                    settings.get("deflow_seeds", 1), settings.get("deflow_heat", "auto"))
+                    settings.get("deflow_seeds", 1), settings.get("deflow_heat", "auto"),
+                    settings.get("deflow_candidates", 1))
     return folder(budget)
 
 
@@ -155,6 +168,11 @@ def bench_figures(bench: text.Result, figures: Path) -> tuple[list[tuple[str, st
     return out, "figures/training_curves.png"
 
 
+def packaged_h() -> str:
+    """The h of the camera benchmark's packaged DeFlow config (the default)."""
+    return load_options(CONFIGS["deflow"])["network_g"]["h"]["type"]
+
+
 def markdown(results: dict[str, text.Result], figures: Path, command: str) -> str:
     """The report, its figures written into `figures` on the way."""
     bench, h = results["bench"], results["ablation"]
@@ -162,7 +180,7 @@ def markdown(results: dict[str, text.Result], figures: Path, command: str) -> st
     shutil.copyfile(present(h.path.parent / h.data["figure"], h.command), figures / "h_crops.png")
     lines = [*text.header(results, command), *text.algorithm(), *text.training(bench, curves),
              *text.incidents(results["incidents"]), *text.benchmark(bench, bench_shown),
-             *text.h_ablation(h, "figures/h_crops.png"), *text.improvements(bench),
+             *text.h_ablation(h, "figures/h_crops.png", packaged_h()), *text.improvements(results["arms"]),
              *text.finetune(results["finetune"]), *text.burst(results["burst"])]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -177,8 +195,10 @@ def replace_outputs(stage: Path, out: Path) -> None:
 
 def write_report(args) -> Path:
     folders = {spec.flag: getattr(args, spec.flag) for spec in INPUTS}
-    results = {spec.flag: load(spec, folders[spec.flag]) for spec in INPUTS}
-    command = "python scripts/make_report.py " + " ".join(f"--{k} {v}" for k, v in folders.items()) + \
+    results = {spec.flag: [load(spec, folder) for folder in folders[spec.flag]] if spec.many else
+               load(spec, folders[spec.flag]) for spec in INPUTS}
+    command = "python scripts/make_report.py " + " ".join(
+        f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in folders.items()) + \
         f" --out {args.out}"
     created = not args.out.exists()
     out = output_folder(args.out, "--out")
@@ -199,7 +219,9 @@ def write_report(args) -> Path:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for spec in INPUTS:
-        parser.add_argument(f"--{spec.flag}", type=Path, default=Path(spec.default),
-                            help=f"folder of {spec.file} (`{spec.command.format(dir='DIR')}`)")
+        parser.add_argument(f"--{spec.flag}", type=Path, nargs="+" if spec.many else None,
+                            default=[Path(d) for d in spec.default] if spec.many else Path(spec.default),
+                            help=f"folder{'s' if spec.many else ''} of {spec.file} "
+                                 f"(`{spec.command.format(dir='DIR')}`)")
     parser.add_argument("--out", type=Path, default=Path("docs"), help="gets report.md and figures/")
     print(f"report: {write_report(parser.parse_args(argv))}")

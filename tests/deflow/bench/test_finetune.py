@@ -58,13 +58,14 @@ def test_frames_are_256_deterministic_and_crops_of_the_allowed_photos_through_ca
     assert [(r["top"], r["left"]) for r in other] != [(r["top"], r["left"]) for r in records[:4]]
 
 
-def fake_bench(root, deflow_iters=3, sr_iters=3) -> None:
+def fake_bench(root, deflow_iters=3, sr_iters=3, candidates=1) -> None:
     """A camera benchmark folder's settings and report, as benchmark.main writes them, without its models."""
     split = {"real": ["coffee"], "test": ["chelsea"], "clean": ["rocket"]}
     check_folder(root / "runs", {"split": split, "camera": CameraParams().as_dict(), "camera_seed": CAMERA_SEED,
                                  "config_sha1": config_hashes(bench_args(root))})
     (root / "results-quick.json").write_text(json.dumps({"settings": {
-        "deflow_iters": deflow_iters, "sr_iters": sr_iters, "deflow_seeds": 1, "deflow_heat": "1.0"}}))
+        "deflow_iters": deflow_iters, "sr_iters": sr_iters, "deflow_seeds": 1, "deflow_heat": "1.0",
+        "deflow_candidates": candidates}}))
 
 
 def error_of(argv, capsys) -> str:
@@ -90,6 +91,23 @@ def test_a_bench_without_camera_a_models_is_a_one_line_error_naming_the_file_and
     sr = bench / "runs/sr/deflow_it3_floor/seed0_it3/checkpoints/iter_00000003.pth"
     assert f"{sr}: missing" in line and f"python scripts/benchmark.py --out {bench} --quick" in line
     assert not out.exists()
+
+
+def test_camera_a_is_the_benchmarks_picked_deflow_model_and_its_sr_model(tmp_path, capsys):
+    """A benchmark that picks each DeFlow model of 2: the protocol adapts the chosen one, not model 0."""
+    bench = tmp_path / "bench"
+    argv = ["--bench", str(bench), "--out", str(tmp_path / "out")]
+    fake_bench(bench, candidates=2)
+    record = bench / "runs/deflow/deflow_it3_pick2_floor_pick_group0.json"
+    assert f"{record}: missing (camera A's DeFlow pick)" in error_of(argv, capsys)
+    record.parent.mkdir(parents=True)
+    record.write_text(json.dumps({"nlf_distance_8bit": {"0": 2.0, "1": 1.0}, "chosen": 1}))
+    assert f"{bench}/runs/deflow/it3_seed1/checkpoints/iter_00000003.pth: missing" in error_of(argv, capsys)
+    chosen = bench / "runs/deflow/it3_seed1/checkpoints/iter_00000003.pth"
+    chosen.parent.mkdir(parents=True)
+    chosen.write_bytes(b"")
+    sr = bench / "runs/sr/deflow_it3_pick2_floor/seed0_it3/checkpoints/iter_00000003.pth"
+    assert f"{sr}: missing" in error_of(argv, capsys)
 
 
 def crops(folder, items) -> list[str]:

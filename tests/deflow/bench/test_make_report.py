@@ -23,13 +23,17 @@ from deflow.imageio import write_image
 
 REPO = Path(__file__).resolve().parents[3]
 METHODS = ("bicubic", "pg_fit", "deflow", "oracle")
-ARMS = ("deflow_plain", "deflow_noise_floor")
+ARMS = ("deflow_plain", "deflow_noise_floor", "deflow_no_pick")
+ARM_RUNS = (ARMS[:2], (ARMS[0], ARMS[2]))  # the arms of each ablation run: deflow_plain in both
 TEST, CLEAN = ("p_one", "p_two"), ("c_one",)
 SETTINGS = {"split": {"real": ["r_one"], "test": list(TEST), "clean": list(CLEAN)},
             "camera": {"scale": 2, "blur_sigma": 0.61, "photons": 41.5, "read_std": 0.0213, "isp": "chen_phone",
                        "jpeg_quality": 91, "jpeg_subsampling": "420"},
             "camera_seed": 1003, "sr_config": "sr.yml", "sr_iters": 23, "deflow_config": "deflow.yml",
-            "deflow_iters": 37, "deflow_seeds": 1, "deflow_heat": "1.0", "seeds": [0, 1],
+            "deflow_iters": 37, "deflow_seeds": 1, "deflow_heat": "1.0", "deflow_candidates": 2,
+            "deflow_picks": {"deflow_it37_pick2_floor group 0": {"nlf_distance_8bit": {"0": 1.6875, "1": 2.3125},
+                                                                 "chosen": 0}},
+            "seeds": [0, 1],
             "c2st": {"patches_per_class": 117, "patch": 29, "steps": 31}}
 
 
@@ -54,19 +58,23 @@ def noise_image(seed: int, side: int) -> torch.Tensor:
     return torch.rand(3, side, side, generator=torch.Generator().manual_seed(seed))
 
 
+def scores(rng: random.Random, methods) -> dict:
+    """The benchmark's summary of `methods`."""
+    return {m: {"psnr": stat(rng, 20, 25), "ssim": stat(rng, 0.4, 0.7), "lpips": None,
+                "c2st_vs_camera": stat(rng, 0.5, 1), "c2st_vs_real_domain": stat(rng, 0.5, 1),
+                "akld_vs_camera": stat(rng, 0.05, 0.8), "nlf_distance_8bit": stat(rng, 1, 20),
+                "lr_noise_std_8bit": stat(rng, 2, 25), "gap_closed_psnr": stat(rng, 0, 1),
+                "gap_closed_ssim": stat(rng, 0, 1), "psnr_per_image": {p: rng.uniform(20, 25) for p in TEST}}
+            for m in methods}
+
+
 def write_bench(folder: Path, rng: random.Random) -> None:
     runs, s = folder / "runs", SETTINGS
-    keys = {m: method_key(s, m) for m in METHODS + ARMS}
-    summary = {}
-    for m in METHODS + ARMS:
-        summary[m] = {"psnr": stat(rng, 20, 25), "ssim": stat(rng, 0.4, 0.7), "lpips": None,
-                      "c2st_vs_camera": stat(rng, 0.5, 1), "c2st_vs_real_domain": stat(rng, 0.5, 1),
-                      "akld_vs_camera": stat(rng, 0.05, 0.8), "nlf_distance_8bit": stat(rng, 1, 20),
-                      "lr_noise_std_8bit": stat(rng, 2, 25), "gap_closed_psnr": stat(rng, 0, 1),
-                      "gap_closed_ssim": stat(rng, 0, 1), "psnr_per_image": {p: rng.uniform(20, 25) for p in TEST}}
+    keys = {m: method_key(s, m) for m in METHODS}
+    summary = scores(rng, METHODS)
     write_runs(runs, keys)
-    command = "python scripts/benchmark.py --ablation --out fake-bench"
-    figures = bench_figures(folder, s["split"], {m: keys[m] for m in METHODS}, list(METHODS), BUDGET, command)
+    command = "python scripts/benchmark.py --out fake-bench"
+    figures = bench_figures(folder, s["split"], keys, list(METHODS), BUDGET, command)
     results = {"run": {"mode": "full", **run_info(command)},
                "partial": False, "settings": s, "lpips_unavailable": "no weights here",
                "oracle_minus_bicubic_psnr": stat(rng, 2, 3), "summary": summary, "ablation": list(ARMS),
@@ -81,6 +89,15 @@ def write_bench(folder: Path, rng: random.Random) -> None:
         write_image(realism / f"crops_{i}.png", noise_image(300 + i, 8))
     for name in ("realism_nlf.png", "realism_spectrum.png"):
         write_image(realism / name, noise_image(400, 8))
+
+
+def write_arms(folder: Path, rng: random.Random, arms: tuple[str, ...]) -> None:
+    """A benchmark run of some of DeFlow's ablation arms with the references they are compared with."""
+    results = {"run": {"mode": "full", **run_info(f"python scripts/benchmark.py --out fake-bench --methods "
+                                                    f"deflow {' '.join(arms)}")},
+               "partial": False, "settings": SETTINGS, "summary": scores(rng, ("bicubic", "deflow") + arms),
+               "ablation": list(ARMS)}
+    (folder / "results.json").write_text(json.dumps(results))
 
 
 BUDGET = Budget(SETTINGS["deflow_iters"], SETTINGS["sr_iters"], tuple(SETTINGS["seeds"]), 117, 31)
@@ -110,7 +127,7 @@ def write_runs(runs: Path, keys: dict[str, str]) -> None:
 
 H_ROWS = {  # h: (PSNR mean, h gap, NLF distance mean); bicubic_noise is the paper's h
     "bicubic_noise": (22.1234, 0.5, 3.0), "median_denoise": (22.9876, 0.2, 2.0),
-    "maxpool_noise": (21.4321, 0.9, 6.0), "dae": (22.1301, 0.3, 2.5)}
+    "maxpool_noise": (21.4321, 0.9, 6.0), "dae": (22.1301, 0.3, 2.5), "chroma_blur_noise": (22.5, 0.4, 2.2)}
 
 
 def write_h(folder: Path, rng: random.Random, rows: dict = H_ROWS, seeds: int = 3) -> None:
@@ -177,10 +194,13 @@ def write_burst(folder: Path, rng: random.Random) -> None:
 @pytest.fixture
 def inputs(tmp_path) -> dict[str, Path]:
     rng = random.Random(7)
-    folders = {spec.flag: tmp_path / spec.flag for spec in INPUTS}
-    for folder in folders.values():
+    folders = {spec.flag: [tmp_path / f"{spec.flag}{i}" for i in range(len(ARM_RUNS))] if spec.many else
+               tmp_path / spec.flag for spec in INPUTS}
+    for folder in (f for v in folders.values() for f in (v if isinstance(v, list) else [v])):
         folder.mkdir()
     write_bench(folders["bench"], rng)
+    for folder, arms in zip(folders["arms"], ARM_RUNS):
+        write_arms(folder, rng, arms)
     write_h(folders["ablation"], rng)
     write_finetune(folders["finetune"], rng)
     write_incidents(folders["incidents"], rng)
@@ -188,8 +208,9 @@ def inputs(tmp_path) -> dict[str, Path]:
     return folders
 
 
-def argv(folders: dict[str, Path], out: Path) -> list[str]:
-    return [arg for flag, folder in folders.items() for arg in (f"--{flag}", str(folder))] + ["--out", str(out)]
+def argv(folders: dict[str, Path | list[Path]], out: Path) -> list[str]:
+    return [arg for flag, folder in folders.items()
+            for arg in (f"--{flag}", *map(str, folder if isinstance(folder, list) else [folder]))] + ["--out", str(out)]
 
 
 @pytest.fixture
@@ -361,17 +382,18 @@ def test_each_source_line_names_its_files_command(inputs, tmp_path):
 @pytest.mark.parametrize("flag", [spec.flag for spec in INPUTS])
 def test_a_missing_result_file_stops_in_one_line_naming_it_and_its_command(inputs, old_docs, flag, capsys):
     spec = next(s for s in INPUTS if s.flag == flag)
-    (inputs[flag] / spec.file).unlink()
+    folder = inputs[flag][-1] if spec.many else inputs[flag]  # the second of several
+    (folder / spec.file).unlink()
     with pytest.raises(SystemExit) as stop:
         main(argv(inputs, old_docs))
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert str(inputs[flag] / spec.file) in err
-    script = {"bench": "benchmark.py --ablation", "ablation": "ablate.py",
+    assert str(folder / spec.file) in err
+    script = {"bench": "benchmark.py", "arms": "benchmark.py --ablation", "ablation": "ablate.py",
               "finetune": "finetune_protocol.py --bench BENCH", "incidents": "training_incidents.py",
               "burst": "bench_burst.py"}[flag]
-    assert f"python scripts/{script} --out {inputs[flag]}" in err
+    assert f"python scripts/{script} --out {folder}" in err
     assert_untouched(old_docs)
 
 
@@ -381,8 +403,15 @@ def test_a_partial_benchmark_or_a_record_without_a_field_is_refused(inputs, old_
     path.write_text(json.dumps({**data, "partial": True}))
     with pytest.raises(SystemExit):
         main(argv(inputs, old_docs))
-    assert "finished run with --ablation" in capsys.readouterr().err
+    assert f"{path}: lacks a finished run" in capsys.readouterr().err
     path.write_text(json.dumps(data))
+    arms = inputs["arms"][0] / "results.json"
+    data = json.loads(arms.read_text())
+    arms.write_text(json.dumps({**data, "summary": {m: data["summary"][m] for m in ("bicubic", "deflow")}}))
+    with pytest.raises(SystemExit):
+        main(argv(inputs, old_docs))
+    assert f"{arms}: lacks scores of DeFlow's ablation arms" in capsys.readouterr().err
+    arms.write_text(json.dumps(data))
     h = inputs["ablation"] / "h_ablation.json"
     rows = json.loads(h.read_text())
     del rows["rows"][1]["h_gap"]
@@ -430,7 +459,8 @@ def test_a_new_report_replaces_the_report_and_its_figures(inputs, old_docs):
     linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
     figures = sorted(p.name for p in (old_docs / "figures").iterdir())
     assert sorted(Path(p).name for p in linked) == figures  # every figure is linked, every link exists
-    assert {"sr_crops.png", "lr_crops.png", "training_curves.png", "h_crops.png", "realism_nlf.png"} <= set(figures)
+    assert {"sr_crops.png", "lr_crops.png", "training_curves.png", "h_crops.png", "realism_nlf.png",
+            "realism_crops_deflow.png"} <= set(figures)
     assert "old.png" not in figures
     assert sorted(p.name for p in old_docs.iterdir()) == ["figures", "report.md"]
     assert report.count("```mermaid") == 2
@@ -449,6 +479,11 @@ def test_the_h_analysis_follows_the_measured_order(inputs, tmp_path):
     assert "invariance argument" in why["median_denoise"]       # better, h gap smaller
     assert "letting more of the degradation through" in why["maxpool_noise"]  # worse, h gap larger
     assert "within the seeds' spread" in why["dae"]              # 0.007 dB apart, spreads 0.01 each
+    section = (tmp_path / "a/report.md").read_text()
+    assert make_report.packaged_h() == "chroma_blur_noise"  # the packaged deflow-bench.yml's
+    assert section.count("Why each h helps or hurts") == 1
+    assert ("The packaged configs' h is `chroma_blur_noise`: -0.488 dB against `median_denoise` here (beyond the "
+            "seeds' spread).") in section
     swapped = {**H_ROWS, "maxpool_noise": (23.5, 0.9, 1.0), "median_denoise": (21.0, 0.2, 2.0)}
     write_h(inputs["ablation"], random.Random(1), swapped)
     main(argv(inputs, tmp_path / "b"))
@@ -478,6 +513,25 @@ def test_the_script_exits_2_with_one_line(inputs, tmp_path):
 def test_method_folders_are_the_benchmarks(inputs):
     """The figures find each method's images where the benchmark put them (deflow/bench/methods.py names them)."""
     assert method_key(SETTINGS, "bicubic") == "bicubic"
-    assert method_key(SETTINGS, "deflow") == f"deflow_it{SETTINGS['deflow_iters']}_floor"
+    assert method_key(SETTINGS, "deflow") == f"deflow_it{SETTINGS['deflow_iters']}_pick2_floor"
+    assert method_key({**SETTINGS, "deflow_candidates": 1}, "deflow") == f"deflow_it{SETTINGS['deflow_iters']}_floor"
     assert make_report.method_key({**SETTINGS, "deflow_seeds": 2}, "deflow_plain") == \
         f"deflow_plain_it{SETTINGS['deflow_iters']}_x2"
+
+
+def test_each_arm_is_compared_with_its_own_runs_reference(inputs, tmp_path):
+    """deflow_plain and deflow score differently in the two ablation runs: an arm's differences use its run's."""
+    main(argv(inputs, tmp_path / "docs"))
+    section = next(s for s in sections((tmp_path / "docs/report.md").read_text())
+                   if s.startswith("## Improvements beyond h"))
+    runs = [json.loads((folder / "results.json").read_text())["summary"] for folder in inputs["arms"]]
+    for run, arm, base in ((runs[0], "deflow_noise_floor", "deflow_plain"), (runs[1], "deflow_no_pick", "deflow")):
+        other = runs[1 - runs.index(run)]
+        line = next(ln for ln in section.splitlines() if ln.startswith(f"- `{arm}`"))
+        mine = f"PSNR {run[arm]['psnr']['mean'] - run[base]['psnr']['mean']:+.3f} dB"
+        assert mine in line
+        if arm in other:
+            continue
+        assert f"{run[arm]['psnr']['mean'] - other[base]['psnr']['mean']:+.3f} dB" not in line
+    table_rows = [ln for ln in section.splitlines() if ln.startswith("| deflow_plain |")]
+    assert len(table_rows) == 1 and f"{runs[0]['deflow_plain']['psnr']['mean']:.3f}" in table_rows[0]
