@@ -104,12 +104,10 @@ def camera_a(bench_dir: Path, seeds: tuple[int, ...]) -> dict:
                     s.get("deflow_candidates", 1))
     bench = Bench(bench_args(bench_dir), budget, Camera(CameraParams.from_dict(world["camera"])), world["split"],
                   Progress())
-    deflow = METHODS["deflow"]
-    if budget.deflow_candidates > 1 and not pick_record(bench, deflow.folder(budget), 0).exists():
-        raise UserError(f"{pick_record(bench, deflow.folder(budget), 0)}: missing (camera A's DeFlow pick); make "
-                        f"it: {make}")
-    models = {"deflow": deflow_checkpoint(bench, picked_model(bench, deflow.folder(budget), 0,
-                                                              budget.deflow_candidates)),
+    folder = METHODS["deflow"].folder(budget)
+    if budget.deflow_candidates > 1 and not (record := pick_record(bench, folder, 0)).exists():
+        raise UserError(f"{record}: missing (camera A's DeFlow pick); make it: {make}")
+    models = {"deflow": deflow_checkpoint(bench, picked_model(bench, folder, 0, budget.deflow_candidates)),
               "sr": {seed: bench.run_dir("sr", "deflow", seed) / "checkpoints" / f"iter_{budget.sr_iters:08d}.pth"
                      for seed in seeds}}
     for path in (models["deflow"], *models["sr"].values()):
