@@ -9,7 +9,7 @@ predicts a mean offset and a per-channel log-scale at every pixel:
 so training starts from DeFlow's shift, and S can follow a signal-dependent noise level the way Noise Flow's
 signal-dependent layer does (Abdelhamed et al., ICCV 2019, Sec. 3.3). Per pixel, a degraded latent is
 z ~ N(mu + m, D^2 + S A A^T S) (D = I unless `latent_scale`, see DomainShift); its log-density uses one Cholesky
-factor per pixel (float64).
+factor per pixel (float64), with the gradient in closed form (`GaussianLogDensity`).
 """
 import math
 
@@ -17,6 +17,28 @@ import torch
 from torch import nn
 
 from deflow.flow.shift import DomainShift, gaussian_posterior, per_pixel
+
+
+class GaussianLogDensity(torch.autograd.Function):
+    """log N(diff; 0, M) of a batch of vectors diff (N, C, 1) under symmetric positive definite covariances M
+    (N, C, C) -> (N,). The backward is the closed form (The Matrix Cookbook, Petersen & Pedersen 2012, eqs. 57 and
+    61): with x = M^-1 diff, d/d diff = -x and d/dM = -(M^-1 - x x^T) / 2, from the forward's Cholesky factor.
+    Autograd through torch.linalg.cholesky and a triangular solve gives the same gradient at about 1.5x the time
+    (96 x 96 covariances, the last level of the CPU config)."""
+
+    @staticmethod
+    def forward(ctx, diff: torch.Tensor, covariance: torch.Tensor) -> torch.Tensor:
+        chol = torch.linalg.cholesky(covariance)
+        x = torch.cholesky_solve(diff, chol)
+        ctx.save_for_backward(chol, x)
+        log_det = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1)
+        return -0.5 * ((diff * x).sum((1, 2)) + log_det + diff.shape[1] * math.log(2 * math.pi))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        chol, x = ctx.saved_tensors
+        grad = grad.view(-1, 1, 1)
+        return -grad * x, -0.5 * grad * (torch.cholesky_inverse(chol) - x @ x.transpose(1, 2))
 
 
 class ContentShift(DomainShift):
@@ -43,10 +65,9 @@ class ContentShift(DomainShift):
 
     def _pixel_covariance(self, scale: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) scales -> (B H W, C, C): D^2 + S A A^T S of every pixel, float64, pixels in (b, h, w)
-        order."""
-        s = scale.double().permute(0, 2, 3, 1).reshape(-1, scale.shape[1], 1)
-        root = s * self.A.double()  # S A
-        return torch.diag(self.latent_scale().square()) + root @ root.transpose(1, 2)
+        order. (S Sigma S)_ij = s_i Sigma_ij s_j: an elementwise product, C^2 per pixel instead of a C^3 matmul."""
+        s = scale.double().permute(0, 2, 3, 1).reshape(-1, scale.shape[1])
+        return torch.diag(self.latent_scale().square()) + self.sigma() * (s[:, :, None] * s[:, None, :])
 
     def variance_per_channel(self, cond: torch.Tensor | None = None) -> torch.Tensor:
         scale = self.mean_and_scale(cond)[1]
@@ -55,13 +76,10 @@ class ContentShift(DomainShift):
 
     def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """(B, N, C) float64 latent pixels -> (B,) log N(mean, D^2 + S A A^T S) of every pixel, summed."""
-        batch, _, channels = pixels.shape
+        batch, count, channels = pixels.shape
         mean, scale = self.mean_and_scale(cond)
-        chol = torch.linalg.cholesky(self._pixel_covariance(scale))
-        diff = (pixels - mean.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)).reshape(-1, channels, 1)
-        mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum((1, 2)).view(batch, -1).sum(1)
-        log_det = 2 * torch.log(torch.diagonal(chol, dim1=1, dim2=2)).sum(1).view(batch, -1).sum(1)
-        return -0.5 * (mahalanobis + log_det + pixels.shape[1] * channels * math.log(2 * math.pi))
+        diff = (pixels - mean.double().permute(0, 2, 3, 1).reshape(batch, count, channels)).reshape(-1, channels, 1)
+        return GaussianLogDensity.apply(diff, self._pixel_covariance(scale)).view(batch, count).sum(1)
 
     def sample_shift(self, shape, generator: torch.Generator | None = None,
                      cond: torch.Tensor | None = None) -> torch.Tensor:

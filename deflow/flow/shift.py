@@ -70,18 +70,22 @@ class DomainShift(nn.Module):
         batch, channels = z.shape[:2]
         pixels = z.double().permute(0, 2, 3, 1).reshape(batch, -1, channels)
         clean = -0.5 * (pixels.pow(2) + math.log(2 * math.pi)).sum((1, 2))
-        degraded = self._degraded_log_prob(pixels, cond)
-        label = torch.as_tensor(label, device=z.device).expand(batch).bool()
-        return torch.where(label, degraded, clean).to(z.dtype)
+        label = torch.as_tensor(label).expand(batch).bool()
+        if label.device.type == "cpu":  # the degraded density of the degraded rows only
+            rows = label.nonzero().squeeze(1).to(z.device)
+            degraded = self._degraded_log_prob(pixels[rows], None if cond is None else cond[rows])
+            return clean.index_put((rows,), degraded).to(z.dtype)
+        # on an accelerator, finding the rows would wait for the device: every row is computed, then selected
+        return torch.where(label, self._degraded_log_prob(pixels, cond), clean).to(z.dtype)
 
     def _degraded_log_prob(self, pixels: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         """(B, N, C) float64 latent pixels -> (B,) log N(mu, D^2 + A A^T) summed over the N pixels."""
-        batch, _, channels = pixels.shape
+        batch, count, channels = pixels.shape
         chol = torch.linalg.cholesky(self.covariance())
         diff = (pixels - self.mean_shift.double()).reshape(-1, channels).T
-        mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum(0).view(batch, -1).sum(1)
+        mahalanobis = torch.linalg.solve_triangular(chol, diff, upper=False).pow(2).sum(0).view(batch, count).sum(1)
         log_det = 2 * torch.log(torch.diagonal(chol)).sum()
-        return -0.5 * (mahalanobis + pixels.shape[1] * (log_det + channels * math.log(2 * math.pi)))
+        return -0.5 * (mahalanobis + count * (log_det + channels * math.log(2 * math.pi)))
 
     def sample_shift(self, shape, generator: torch.Generator | None = None,
                      cond: torch.Tensor | None = None) -> torch.Tensor:

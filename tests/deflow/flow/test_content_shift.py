@@ -3,7 +3,7 @@ and DeFlowNet with network_g.content_shift (starts as DeFlow's shift, learns, tr
 import torch
 from torch.distributions import MultivariateNormal
 
-from deflow.flow.content_shift import ContentShift
+from deflow.flow.content_shift import ContentShift, GaussianLogDensity
 from deflow.flow.deflow_net import DeFlowNet
 from deflow.flow.shift import DomainShift
 
@@ -40,6 +40,39 @@ def test_log_prob_matches_a_multivariate_normal_per_pixel():
     mixed = shift.log_prob(z, torch.tensor([0, 1]), cond)
     assert torch.allclose(mixed, torch.stack([clean.log_prob(z[0].permute(1, 2, 0)).sum(), expected[1]]), atol=1e-9)
 
+
+
+def test_gaussian_log_density_gradient_matches_finite_differences():
+    torch.manual_seed(1)
+    diff = torch.randn(5, 3, 1, dtype=torch.float64, requires_grad=True)
+    root = torch.randn(5, 3, 3, dtype=torch.float64, requires_grad=True)
+    # the covariance built symmetric from `root`, as the shift builds it: its closed-form gradient assumes symmetry
+    density = lambda d, r: GaussianLogDensity.apply(d, torch.eye(3, dtype=torch.float64) + r @ r.transpose(1, 2))
+    assert torch.autograd.gradcheck(density, (diff, root))
+
+
+def test_log_prob_gradients_match_a_multivariate_normal_in_a_mixed_batch():
+    shift = random_shift()
+    cond = torch.randn(3, 5, 3, 4, dtype=torch.float64)
+    z = torch.randn(3, 4, 3, 4, dtype=torch.float64, requires_grad=True)
+    label = torch.tensor([1, 0, 1])
+
+    def gradients(log_p):
+        log_p.sum().backward()
+        grads = [z.grad.clone()] + [p.grad.clone() for p in shift.parameters()]
+        z.grad = None
+        shift.zero_grad()
+        return grads
+
+    ours = gradients(shift.log_prob(z, label, cond))
+    mean, _ = shift.mean_and_scale(cond)
+    degraded = MultivariateNormal(mean.permute(0, 2, 3, 1), covariance_matrix=pixel_covariances(shift, cond))
+    clean = MultivariateNormal(torch.zeros(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64))
+    pixels = z.permute(0, 2, 3, 1)
+    reference = torch.where(label.bool(), degraded.log_prob(pixels).sum((1, 2)), clean.log_prob(pixels).sum((1, 2)))
+    for a, b in zip(ours, gradients(reference)):
+        assert torch.allclose(a, b, atol=1e-9)
+    assert ours[0][1].abs().sum() > 0 and not torch.allclose(ours[0][1], ours[0][0])
 
 def test_at_initialisation_it_is_deflows_shift():
     torch.manual_seed(3)
